@@ -1,0 +1,226 @@
+"""The ``imbalance-lab`` command line.
+
+Every command spells the same thing the same way (``--data``, ``--out``,
+``--classes``, ``--ratio``, ``--epochs``, ``--seed``/``--seeds``, ``--model``,
+``--quiet``). Bad input ends with one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from imbalance_lab.errors import ConfigError, ImbalanceLabError, TrainingDiverged
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130
+
+
+def _echo(quiet: bool):
+    return (lambda *a, **k: None) if quiet else (lambda msg: click.echo(msg, err=True))
+
+
+def quiet_option(f):
+    return click.option("--quiet", is_flag=True, help="No progress bars or progress lines.")(f)
+
+
+def threads_option(f):
+    return click.option(
+        "--threads", type=click.IntRange(min=1), default=None,
+        help="Torch threads for this process (default: all cores).",
+    )(f)  # fmt: skip
+
+
+def bf16_option(f):
+    return click.option(
+        "--bf16/--no-bf16", default=None,
+        help="bf16 autocast. Default: on for CUDA and for CPUs with AMX, off otherwise.",
+    )(f)  # fmt: skip
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="imbalance-lab")
+def cli():
+    """See and fix what class imbalance does to image classifiers.
+
+    \b
+    Example:
+      imbalance-lab reproduce article --data ../shared/datasets/cifar10 --out results/article
+    """
+
+
+# --- reproduce ---------------------------------------------------------------------------
+
+
+@cli.group()
+def reproduce():
+    """Reproduce a published study."""
+
+
+@reproduce.command("article")
+@click.option("--data", default="cifar10:", show_default=True,
+              help="CIFAR-10: an image-folder copy, or cifar10:DIR for torchvision's layout (downloads when online).")
+@click.option("--out", type=click.Path(file_okay=False), default="results/article", show_default=True,
+              help="Results folder; rerunning into it skips finished runs and resumes a killed one.")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True, help="Epochs per run (the article: 10).")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True, help="Seeds per run: 0 .. K-1.")
+@click.option("--faithful", is_flag=True, help="Replay the article's code exactly, bugs included (softmax + CE, train mode set once).")
+@click.option("--both", is_flag=True, help="Run the faithful and the corrected variant, and compare them.")
+@click.option("--force", is_flag=True, help="Replace results of another study in --out.")
+@threads_option
+@bf16_option
+@quiet_option
+def reproduce_article_cmd(data, out, epochs, seeds, faithful, both, force, threads, bf16, quiet):
+    """The article's study: mock model, ConvNet on 4:1 cats/dogs, class weights (0,1) and
+    (0.15,0.85), and balanced data. Writes summary.md, summary.csv, plots/ and per-run logs.
+
+    \b
+    Example:
+      imbalance-lab reproduce article --data ../shared/datasets/cifar10 --both --seeds 3
+    """
+    from imbalance_lab.experiments.article import reproduce_article
+
+    if faithful and both:
+        raise ConfigError("give --faithful or --both, not both")
+    modes = ("faithful", "corrected") if both else ("faithful",) if faithful else ("corrected",)
+    report = reproduce_article(
+        data, out, epochs=epochs, seeds=seeds, modes=modes, threads=threads, bf16=bf16,
+        progress=not quiet, force=force, echo=_echo(quiet),
+    )  # fmt: skip
+    click.echo(Path(report["summary"]).read_text().split("\n## ")[0])
+    click.echo(f"wrote {report['summary']}, {report['csv']} and {len(report['plots'])} plots")
+
+
+# --- train -------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of RunConfig keys; flags override it.")
+@click.option("--data", help="Image-folder root (<root>/<split>/<class>/*.png), cifar10:DIR, or fashion-mnist:DIR.")
+@click.option("--classes", help="Comma-separated class names; binary: negative,positive (e.g. cat,dog).")
+@click.option("--ratio", help="Training-count ratio, e.g. 4 or 4:1 (binary) or 10:5:1.")
+@click.option("--counts", help="Training count per class, e.g. 4800,1200.")
+@click.option("--long-tail", type=float, help="Exponential long-tail profile with this imbalance factor, e.g. 100.")
+@click.option("--size", type=int, help="Total training images for --ratio (default: the largest round total).")
+@click.option("--image-size", type=int, help="Resize every image to NxN (needed when sizes are mixed).")
+@click.option("--skip-bad-images", is_flag=True, default=None, help="Skip corrupt images and count them instead of stopping.")
+@click.option("--val", help="'test' (the balanced test split, as the article) or a fraction carved from training, e.g. 0.1.")
+@click.option("--model", help="Model name from the registry: see 'imbalance-lab models'.")
+@click.option("--faithful", is_flag=True, default=None, help="Replay the article's softmax + CE and train-mode bugs.")
+@click.option("--epochs", type=int, help="Epochs (default 10).")
+@click.option("--batch-size", type=int, help="Batch size (default 64).")
+@click.option("--lr", type=float, help="Adam learning rate (default 1e-3).")
+@click.option("--seed", type=int, help="Seed (default 0).")
+@click.option("--class-weights", help="Per-class loss weights, e.g. 0.15,0.85.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device (default auto).")
+@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default results/train-<config hash>).")
+@click.option("--force", is_flag=True, help="Replace another run in --out.")
+@threads_option
+@bf16_option
+@quiet_option
+@click.pass_context
+def train(ctx, config_file, out, force, quiet, **flags):
+    """Train one configuration and write its log, model and metrics.
+
+    Rerunning the same command resumes a killed run from its last epoch, or reports the
+    finished one.
+
+    \b
+    Example:
+      imbalance-lab train --data ../shared/datasets/cifar10 --classes cat,dog --ratio 4 \\
+          --class-weights 0.15,0.85 --epochs 10 --seed 0
+    """
+    from imbalance_lab.config import RunConfig, load_toml
+    from imbalance_lab.data.task import build_task
+    from imbalance_lab.training.trainer import finished, fit
+
+    values = load_toml(config_file) if config_file else {}
+    if config_file:
+        RunConfig.from_dict(values, source=config_file)  # name unknown keys before anything else
+    for name, value in flags.items():
+        if value is not None and ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT:
+            values[name] = value
+    if not values.get("data"):
+        raise ConfigError("--data is required (or 'data' in the --config file)")
+    cfg = RunConfig.from_dict(values, source=config_file or "flags")
+    run_dir = Path(out) if out else Path("results") / f"train-{_config_hash(cfg)}"
+    done = None if force else finished(run_dir, cfg)
+    if done is None:
+        task = build_task(cfg)
+        _report_loading(task.notes, _echo(quiet))
+        result = fit(cfg, task, out_dir=run_dir, progress=not quiet, desc="train", warn=_echo(quiet), force=force)
+        final = result.final
+    else:
+        _echo(quiet)(f"{run_dir} holds this finished run; showing its result")
+        final = done["final"]
+    _print_final(final)
+    click.echo(f"wrote {run_dir}/ (model.pt, log.json, result.json)")
+
+
+def _config_hash(cfg) -> str:
+    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _report_loading(notes: dict, echo) -> None:
+    loading = notes.get("loading", {})
+    if loading.get("converted_modes"):
+        modes = ", ".join(f"{n} {m}" for m, n in loading["converted_modes"].items())
+        echo(f"note: converted images to a common mode ({modes})")
+    if loading.get("skipped_bad_images"):
+        echo(f"note: skipped {loading['skipped_bad_images']} unreadable images")
+    if loading.get("ignored_non_images"):
+        echo(f"note: ignored {loading['ignored_non_images']} files that are not images")
+    echo("training counts: " + ", ".join(f"{k} {v}" for k, v in notes["train"].items()))
+
+
+def _print_final(final: dict) -> None:
+    keys = ("accuracy", "balanced_accuracy", "recall", "precision", "f1")
+    click.echo(f"{'split':<6}" + "".join(f"{k:>19}" for k in keys))
+    for split, metrics in final.items():
+        click.echo(f"{split:<6}" + "".join(f"{metrics[k]:>19.4f}" for k in keys))
+
+
+@cli.command()
+def models():
+    """List the registered models.
+
+    \b
+    Example:
+      imbalance-lab models
+    """
+    from imbalance_lab.models import model_names
+
+    for name in model_names():
+        click.echo(name)
+
+
+# --- entry point -------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="imbalance-lab", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except TrainingDiverged as exc:
+        _fail(str(exc), EXIT_DIVERGED)
+    except ImbalanceLabError as exc:
+        _fail(str(exc), EXIT_BAD_INPUT)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), EXIT_BAD_INPUT)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        _fail("interrupted; run the same command again to resume from the last finished epoch", EXIT_INTERRUPTED)
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"imbalance-lab: error: {' '.join(message.split())}", err=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

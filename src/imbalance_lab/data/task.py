@@ -1,0 +1,85 @@
+"""Build the train / validation / test sets of a run from its config.
+
+Order matters for honest numbers: the imbalance is drawn from the training split,
+the validation split (when not the test split) is carved from that imbalanced set
+with stratification, and any resampling happens later, on the training part only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from imbalance_lab.config import RunConfig
+from imbalance_lab.data.imageset import ImageSet
+from imbalance_lab.data.imbalance import parse_imbalance, pick_indices, resolve_counts
+from imbalance_lab.data.sources import list_classes, load_split, resolve_source, select_classes
+from imbalance_lab.errors import DataError
+
+
+@dataclass(frozen=True)
+class Task:
+    train: ImageSet  # the imbalanced training set the model learns from
+    val: ImageSet  # what per-epoch validation metrics are measured on
+    test: ImageSet  # the untouched, balanced test split
+    val_is_test: bool  # True when validation is the test split, as in the article
+    notes: dict  # counts per split, what loading skipped or converted
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.train.classes
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (kept, held out) with ``fraction`` of every class held out."""
+    idx = np.arange(len(labels))
+    try:
+        kept, held = train_test_split(idx, test_size=fraction, stratify=labels, random_state=seed)
+    except ValueError as exc:
+        raise DataError(f"cannot carve a stratified {fraction:g} validation split: {exc}") from None
+    return np.sort(kept), np.sort(held)
+
+
+def build_task(cfg: RunConfig) -> Task:
+    source = resolve_source(cfg.data)
+    classes = select_classes(list_classes(source), list(cfg.classes) or None)
+    spec = parse_imbalance(
+        len(classes), ratio=cfg.ratio, counts=cfg.counts, long_tail=cfg.long_tail, size=cfg.size
+    )
+    load = dict(image_size=cfg.image_size, skip_bad_images=cfg.skip_bad_images)
+    full_train = load_split(source, "train", classes, **load)
+    test = load_split(source, "test", classes, **load)
+    if test.image_shape != full_train.image_shape:
+        raise DataError(
+            f"train images are {full_train.image_shape} but test images are {test.image_shape}; "
+            "pass --image-size N to resize both"
+        )
+    labels = full_train.labels.numpy()
+    available = np.bincount(labels, minlength=len(classes)).tolist()
+    counts = resolve_counts(spec, available, classes)
+    train = full_train.subset(pick_indices(labels, counts, cfg.seed))
+    if cfg.val == "test":
+        val, val_is_test = test, True
+    else:
+        kept, held = stratified_split(train.labels.numpy(), float(cfg.val), cfg.seed)
+        train, val, val_is_test = train.subset(kept), train.subset(held), False
+    notes = {
+        "source": source.describe(),
+        "imbalance": spec.describe(),
+        "available_train": dict(zip(classes, available, strict=True)),
+        "requested_train": dict(zip(classes, counts, strict=True)),
+        "train": train.class_counts(),
+        "val": val.class_counts(),
+        "test": test.class_counts(),
+        "val_is_test": val_is_test,
+        "loading": {},
+    }
+    for key in ("skipped_bad_images", "ignored_non_images"):
+        notes["loading"][key] = full_train.notes.get(key, 0) + test.notes.get(key, 0)
+    modes = {**full_train.notes.get("converted_modes", {})}
+    for m, n in test.notes.get("converted_modes", {}).items():
+        modes[m] = modes.get(m, 0) + n
+    notes["loading"]["converted_modes"] = modes
+    return Task(train, val, test, val_is_test, notes)

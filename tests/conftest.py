@@ -1,0 +1,45 @@
+"""Shared fixtures: tiny image folders the tests make themselves, and an isolated cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+SHARED_CIFAR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "cifar10"
+
+
+def make_image_folder(root: Path, counts: dict[str, dict[str, int]], size: int = 32, seed: int = 0) -> Path:
+    """Write ``counts[split][class]`` PNG images; each class has its own colour cast, so it is learnable."""
+    rng = np.random.default_rng(seed)
+    for split, per_class in counts.items():
+        for c, (name, n) in enumerate(per_class.items()):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                arr = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+                arr[..., c % 3] //= 4
+                Image.fromarray(arr).save(folder / f"{i:04d}.png")
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("IMBALANCE_LAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("IMBALANCE_LAB_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory) -> Path:
+    """cat/dog, 40 training and 10 test images per class, 32x32 PNG."""
+    root = tmp_path_factory.mktemp("tiny")
+    return make_image_folder(root, {"train": {"cat": 40, "dog": 40}, "test": {"cat": 10, "dog": 10}})
+
+
+@pytest.fixture(scope="session")
+def shared_cifar() -> Path:
+    if not (SHARED_CIFAR / "train" / "cat").is_dir():
+        pytest.skip(f"the CIFAR-10 copy is not at {SHARED_CIFAR}")
+    return SHARED_CIFAR

@@ -11,7 +11,9 @@ from PIL import Image
 SHARED_CIFAR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "cifar10"
 
 
-def make_image_folder(root: Path, counts: dict[str, dict[str, int]], size: int = 32, seed: int = 0) -> Path:
+def make_image_folder(
+    root: Path, counts: dict[str, dict[str, int]], size: int = 32, seed: int = 0
+) -> Path:
     """Write ``counts[split][class]`` PNG images; each class has its own colour cast, so it is learnable."""
     rng = np.random.default_rng(seed)
     for split, per_class in counts.items():
@@ -35,7 +37,9 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
 def tiny_folder(tmp_path_factory) -> Path:
     """cat/dog, 40 training and 10 test images per class, 32x32 PNG."""
     root = tmp_path_factory.mktemp("tiny")
-    return make_image_folder(root, {"train": {"cat": 40, "dog": 40}, "test": {"cat": 10, "dog": 10}})
+    return make_image_folder(
+        root, {"train": {"cat": 40, "dog": 40}, "test": {"cat": 10, "dog": 10}}
+    )
 
 
 @pytest.fixture(scope="session")

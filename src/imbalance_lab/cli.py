@@ -36,6 +36,13 @@ def threads_option(f):
     )(f)  # fmt: skip
 
 
+def workers_option(f):
+    return click.option(
+        "--workers", type=click.IntRange(min=1), default=1, show_default=True,
+        help="Training processes at once, each with cores/N threads.",
+    )(f)  # fmt: skip
+
+
 def bf16_option(f):
     return click.option(
         "--bf16/--no-bf16", default=None,
@@ -63,19 +70,49 @@ def reproduce():
 
 
 @reproduce.command("article")
-@click.option("--data", default="cifar10:", show_default=True,
-              help="CIFAR-10: an image-folder copy, or cifar10:DIR for torchvision's layout (downloads when online).")
-@click.option("--out", type=click.Path(file_okay=False), default="results/article", show_default=True,
-              help="Results folder; rerunning into it skips finished runs and resumes a killed one.")
-@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True, help="Epochs per run (the article: 10).")
-@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True, help="Seeds per run: 0 .. K-1.")
-@click.option("--faithful", is_flag=True, help="Replay the article's code exactly, bugs included (softmax + CE, train mode set once).")
-@click.option("--both", is_flag=True, help="Run the faithful and the corrected variant, and compare them.")
+@click.option(
+    "--data",
+    default="cifar10:",
+    show_default=True,
+    help="CIFAR-10: an image-folder copy, or cifar10:DIR for torchvision's layout (downloads when online).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="results/article",
+    show_default=True,
+    help="Results folder; rerunning into it skips finished runs and resumes a killed one.",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Epochs per run (the article: 10).",
+)
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Seeds per run: 0 .. K-1.",
+)
+@click.option(
+    "--faithful",
+    is_flag=True,
+    help="Replay the article's code exactly, bugs included (softmax + CE, train mode set once).",
+)
+@click.option(
+    "--both", is_flag=True, help="Run the faithful and the corrected variant, and compare them."
+)
 @click.option("--force", is_flag=True, help="Replace results of another study in --out.")
+@workers_option
 @threads_option
 @bf16_option
 @quiet_option
-def reproduce_article_cmd(data, out, epochs, seeds, faithful, both, force, threads, bf16, quiet):
+def reproduce_article_cmd(
+    data, out, epochs, seeds, faithful, both, force, workers, threads, bf16, quiet
+):
     """The article's study: mock model, ConvNet on 4:1 cats/dogs, class weights (0,1) and
     (0.15,0.85), and balanced data. Writes summary.md, summary.csv, plots/ and per-run logs.
 
@@ -90,7 +127,7 @@ def reproduce_article_cmd(data, out, epochs, seeds, faithful, both, force, threa
     modes = ("faithful", "corrected") if both else ("faithful",) if faithful else ("corrected",)
     report = reproduce_article(
         data, out, epochs=epochs, seeds=seeds, modes=modes, threads=threads, bf16=bf16,
-        progress=not quiet, force=force, echo=_echo(quiet),
+        progress=not quiet, force=force, workers=workers, echo=_echo(quiet),
     )  # fmt: skip
     click.echo(Path(report["summary"]).read_text().split("\n## ")[0])
     click.echo(f"wrote {report['summary']}, {report['csv']} and {len(report['plots'])} plots")
@@ -100,25 +137,60 @@ def reproduce_article_cmd(data, out, epochs, seeds, faithful, both, force, threa
 
 
 @cli.command()
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of RunConfig keys; flags override it.")
-@click.option("--data", help="Image-folder root (<root>/<split>/<class>/*.png), cifar10:DIR, or fashion-mnist:DIR.")
-@click.option("--classes", help="Comma-separated class names; binary: negative,positive (e.g. cat,dog).")
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="TOML file of RunConfig keys; flags override it.",
+)
+@click.option(
+    "--data",
+    help="Image-folder root (<root>/<split>/<class>/*.png), cifar10:DIR, or fashion-mnist:DIR.",
+)
+@click.option(
+    "--classes", help="Comma-separated class names; binary: negative,positive (e.g. cat,dog)."
+)
 @click.option("--ratio", help="Training-count ratio, e.g. 4 or 4:1 (binary) or 10:5:1.")
 @click.option("--counts", help="Training count per class, e.g. 4800,1200.")
-@click.option("--long-tail", type=float, help="Exponential long-tail profile with this imbalance factor, e.g. 100.")
-@click.option("--size", type=int, help="Total training images for --ratio (default: the largest round total).")
-@click.option("--image-size", type=int, help="Resize every image to NxN (needed when sizes are mixed).")
-@click.option("--skip-bad-images", is_flag=True, default=None, help="Skip corrupt images and count them instead of stopping.")
-@click.option("--val", help="'test' (the balanced test split, as the article) or a fraction carved from training, e.g. 0.1.")
+@click.option(
+    "--long-tail",
+    type=float,
+    help="Exponential long-tail profile with this imbalance factor, e.g. 100.",
+)
+@click.option(
+    "--size", type=int, help="Total training images for --ratio (default: the largest round total)."
+)
+@click.option(
+    "--image-size", type=int, help="Resize every image to NxN (needed when sizes are mixed)."
+)
+@click.option(
+    "--skip-bad-images",
+    is_flag=True,
+    default=None,
+    help="Skip corrupt images and count them instead of stopping.",
+)
+@click.option(
+    "--val",
+    help="'test' (the balanced test split, as the article) or a fraction carved from training, e.g. 0.1.",
+)
 @click.option("--model", help="Model name from the registry: see 'imbalance-lab models'.")
-@click.option("--faithful", is_flag=True, default=None, help="Replay the article's softmax + CE and train-mode bugs.")
+@click.option(
+    "--faithful",
+    is_flag=True,
+    default=None,
+    help="Replay the article's softmax + CE and train-mode bugs.",
+)
 @click.option("--epochs", type=int, help="Epochs (default 10).")
 @click.option("--batch-size", type=int, help="Batch size (default 64).")
 @click.option("--lr", type=float, help="Adam learning rate (default 1e-3).")
 @click.option("--seed", type=int, help="Seed (default 0).")
 @click.option("--class-weights", help="Per-class loss weights, e.g. 0.15,0.85.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device (default auto).")
-@click.option("--out", type=click.Path(file_okay=False), help="Run folder (default results/train-<config hash>).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Run folder (default results/train-<config hash>).",
+)
 @click.option("--force", is_flag=True, help="Replace another run in --out.")
 @threads_option
 @bf16_option
@@ -143,7 +215,10 @@ def train(ctx, config_file, out, force, quiet, **flags):
     if config_file:
         RunConfig.from_dict(values, source=config_file)  # name unknown keys before anything else
     for name, value in flags.items():
-        if value is not None and ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT:
+        if (
+            value is not None
+            and ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
+        ):
             values[name] = value
     if not values.get("data"):
         raise ConfigError("--data is required (or 'data' in the --config file)")
@@ -152,8 +227,16 @@ def train(ctx, config_file, out, force, quiet, **flags):
     done = None if force else finished(run_dir, cfg)
     if done is None:
         task = build_task(cfg)
+        result = fit(
+            cfg,
+            task,
+            out_dir=run_dir,
+            progress=not quiet,
+            desc="train",
+            warn=_echo(quiet),
+            force=force,
+        )
         _report_loading(task.notes, _echo(quiet))
-        result = fit(cfg, task, out_dir=run_dir, progress=not quiet, desc="train", warn=_echo(quiet), force=force)
         final = result.final
     else:
         _echo(quiet)(f"{run_dir} holds this finished run; showing its result")
@@ -186,6 +269,64 @@ def _print_final(final: dict) -> None:
 
 
 @cli.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--out", type=click.Path(dir_okay=False), help="CSV file to write (default: print to stdout)."
+)
+@click.option(
+    "--positive", help="Binary models: the class to keep out; each image is marked admit or reject."
+)
+@click.option(
+    "--skip-bad-images",
+    is_flag=True,
+    help="Skip corrupt images and count them instead of stopping.",
+)
+@quiet_option
+def predict(model, paths, out, positive, skip_bad_images, quiet):
+    """Use a saved model (model.pt) on image files or folders; writes a CSV of
+    file, predicted class and score.
+
+    \b
+    Example (the article's shelter door: reject dogs, admit cats):
+      imbalance-lab predict results/train-xxxx/model.pt photos/ --positive dog --out decisions.csv
+    """
+    import csv
+    import io
+
+    from imbalance_lab.io import atomic_write_text
+    from imbalance_lab.models.predict import predict_files
+
+    preds, meta, notes = predict_files(model, list(paths), skip_bad_images=skip_bad_images)
+    classes = meta["classes"]
+    if positive is not None and positive not in classes:
+        raise ConfigError(
+            f"--positive {positive!r} is not a class of this model; its classes: {', '.join(classes)}"
+        )
+    if positive is not None and len(classes) != 2:
+        raise ConfigError(f"--positive needs a binary model; this one has {len(classes)} classes")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = ["file", "predicted", "score"] + [f"p_{c}" for c in classes]
+    writer.writerow(header + (["decision"] if positive else []))
+    for p in preds:
+        row = [p.file, p.label, f"{p.score:.6f}"] + [f"{v:.6f}" for v in p.scores]
+        writer.writerow(row + (["reject" if p.label == positive else "admit"] if positive else []))
+    if out:
+        atomic_write_text(out, buffer.getvalue())
+    else:
+        click.echo(buffer.getvalue(), nl=False)
+    echo = _echo(quiet)
+    for key, what in (("ignored_non_images", "ignored {} files that are not images"),
+                      ("skipped_bad_images", "skipped {} unreadable images"),
+                      ("resized", "resized {} images to the model's input size")):  # fmt: skip
+        if notes[key]:
+            echo("note: " + what.format(notes[key]))
+    if out:
+        echo(f"wrote {len(preds)} predictions to {out}")
+
+
+@cli.command()
 def models():
     """List the registered models.
 
@@ -214,7 +355,10 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as exc:
         _fail(exc.format_message(), EXIT_BAD_INPUT)
     except (click.exceptions.Abort, KeyboardInterrupt):
-        _fail("interrupted; run the same command again to resume from the last finished epoch", EXIT_INTERRUPTED)
+        _fail(
+            "interrupted; run the same command again to resume from the last finished epoch",
+            EXIT_INTERRUPTED,
+        )
 
 
 def _fail(message: str, code: int) -> None:

@@ -36,6 +36,34 @@ class RunConfig:
     lr: float = 1e-3  # Adam learning rate
     seed: int = 0  # seeds data picking, init, shuffling: same seed, same metrics (CPU)
     class_weights: tuple[float, ...] | None = None  # per-class loss weights; None = unweighted
+    weight_scheme: str | None = (
+        None  # "balanced" or "effective-number": weights from training counts
+    )
+    beta: float = 0.999  # beta of the effective-number scheme (Cui et al. 2019)
+    normalize_weights: bool = False  # rescale class weights to sum to 1, as the article does
+    # --- imbalance strategies (resampling happens on the training split only) ---
+    sampler: str | None = None  # "downsample", "upsample" or "weighted-sampler"
+    augment: str = "none"  # "none", "all" (crop+flip every training image) or "copies" (upsampled repeats only)
+    jitter: float = 0.0  # colour jitter strength of the augmentation, 0 = off
+    loss: str = (
+        "weighted-ce"  # a name from the loss registry (weighted-ce, focal, logit-adjusted, ...)
+    )
+    gamma: float = 2.0  # focal loss focusing parameter
+    tau: float = 1.0  # logit-adjusted loss temperature
+    drw_at: float | None = (
+        None  # LDAM deferred re-weighting from this fraction of the epochs, e.g. 0.8
+    )
+    objective: str | None = (
+        None  # e.g. "recall>=0.9": operating point chosen on the calibration split
+    )
+    # --- optimiser and schedule ---
+    optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9, nesterov off)
+    momentum: float = 0.9  # SGD momentum
+    weight_decay: float = 0.0  # L2 weight decay
+    warmup_epochs: float = 0.0  # linear learning-rate warm-up, in epochs
+    lr_steps: tuple[
+        tuple[float, float], ...
+    ] = ()  # (fraction of epochs, lr factor), e.g. ((0.8, 0.01),)
     # --- execution ---
     bf16: bool | None = None  # bf16 autocast; None = on where the CPU has AMX, or on CUDA
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
@@ -45,12 +73,53 @@ class RunConfig:
         _check(self.epochs >= 1, f"--epochs must be >= 1, got {self.epochs}")
         _check(self.batch_size >= 1, f"--batch-size must be >= 1, got {self.batch_size}")
         _check(math.isfinite(self.lr) and self.lr > 0, f"--lr must be > 0, got {self.lr}")
-        _check(self.device in ("auto", "cpu", "cuda"), f"--device must be auto, cpu or cuda, got {self.device!r}")
-        _check(self.threads is None or self.threads >= 1, f"--threads must be >= 1, got {self.threads}")
+        _check(
+            self.device in ("auto", "cpu", "cuda"),
+            f"--device must be auto, cpu or cuda, got {self.device!r}",
+        )
+        _check(
+            self.threads is None or self.threads >= 1, f"--threads must be >= 1, got {self.threads}"
+        )
         _check(
             self.image_size is None or self.image_size >= 8,
             f"--image-size must be >= 8, got {self.image_size}",
         )
+        if self.classes and self.class_weights is not None:
+            _check(
+                len(self.class_weights) == len(self.classes),
+                f"--class-weights needs one weight per class ({len(self.classes)}: "
+                f"{', '.join(self.classes)}), got {len(self.class_weights)}",
+            )
+        _check(self.sampler in (None, "downsample", "upsample", "weighted-sampler"),
+               f"--sampler must be downsample, upsample or weighted-sampler, got {self.sampler!r}")  # fmt: skip
+        _check(
+            self.augment in ("none", "all", "copies"),
+            f"--augment must be none, all or copies, got {self.augment!r}",
+        )
+        _check(
+            self.augment != "copies" or self.sampler == "upsample",
+            "--augment copies needs --sampler upsample",
+        )
+        _check(
+            self.optimizer in ("adam", "sgd"),
+            f"--optimizer must be adam or sgd, got {self.optimizer!r}",
+        )
+        _check(self.weight_scheme in (None, "balanced", "effective-number"),
+               f"--weight-scheme must be balanced or effective-number, got {self.weight_scheme!r}")  # fmt: skip
+        _check(self.weight_scheme is None or self.class_weights is None,
+               "give --class-weights or --weight-scheme, not both")  # fmt: skip
+        _check(
+            self.drw_at is None or 0 <= self.drw_at <= 1,
+            f"--drw-at must be in [0, 1], got {self.drw_at}",
+        )
+        _check(0 <= self.jitter < 1, f"--jitter must be in [0, 1), got {self.jitter}")
+        if self.objective is not None:
+            from imbalance_lab.evaluation.objectives import parse_objective
+
+            parse_objective(self.objective)
+            _check(self.val != "test",
+                   f"--objective {self.objective} needs a calibration split carved from the training data "
+                   "(e.g. --val 0.2): the test split is never used to choose anything")  # fmt: skip
         if self.val != "test":
             try:
                 frac = float(self.val)
@@ -62,6 +131,13 @@ class RunConfig:
         out = dataclasses.asdict(self)
         out["classes"] = list(self.classes)
         out["class_weights"] = None if self.class_weights is None else list(self.class_weights)
+        out["lr_steps"] = [list(step) for step in self.lr_steps]
+        return out
+
+    def identity(self) -> dict:
+        """What makes two runs the same run: the config less execution details (threads)."""
+        out = self.to_dict()
+        out.pop("threads")
         return out
 
     def replace(self, **changes) -> RunConfig:
@@ -72,7 +148,9 @@ class RunConfig:
         names = [f.name for f in dataclasses.fields(cls)]
         for key in values:
             if key not in names:
-                raise ConfigError(f"unknown key {key!r} in {source}{closest(key, names)}; valid keys: {', '.join(names)}")
+                raise ConfigError(
+                    f"unknown key {key!r} in {source}{closest(key, names)}; valid keys: {', '.join(names)}"
+                )
         values = dict(values)
         if isinstance(values.get("classes"), str):
             values["classes"] = tuple(c for c in values["classes"].split(",") if c)
@@ -84,6 +162,8 @@ class RunConfig:
             cw = values["class_weights"]
             n = len(cw.split(",")) if isinstance(cw, str) else len(cw)
             values["class_weights"] = parse_class_weights(cw, n)
+        if values.get("lr_steps") is not None:
+            values["lr_steps"] = tuple(tuple(float(x) for x in step) for step in values["lr_steps"])
         for key in ("ratio", "counts", "val"):
             if values.get(key) is not None:
                 values[key] = str(values[key])

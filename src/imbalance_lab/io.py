@@ -14,6 +14,7 @@ import json
 import os
 import pickle
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -28,15 +29,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+            _write_synced(f, data, path)
         os.replace(tmp, path)
     except OSError as exc:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         reason = "the disk is full" if exc.errno == errno.ENOSPC else exc.strerror or str(exc)
-        raise OutputError(f"cannot write {path}: {reason}; the previous version is left intact") from None
+        raise OutputError(
+            f"cannot write {path}: {reason}; the previous version is left intact"
+        ) from None
+
+
+def _write_synced(f, data: bytes, path: Path) -> None:
+    f.write(data)
+    f.flush()
+    os.fsync(f.fileno())
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -59,12 +66,16 @@ def safe_torch_load(path: str | os.PathLike, *, kind: str = "model file") -> dic
     if not path.is_file():
         raise ModelFileError(f"{kind} not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols, not for users
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelFileError(
             f"{path} is refused: it carries a pickle payload that a safe load will not run ({first[:160]})"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError) as exc:
-        raise ModelFileError(f"{path} is not a readable {kind} (truncated or damaged: {str(exc)[:160]})") from None
+        raise ModelFileError(
+            f"{path} is not a readable {kind} (truncated or damaged: {str(exc)[:160]})"
+        ) from None
     return obj

@@ -18,7 +18,10 @@ def test_ratio_one_is_the_balanced_5000_5000():
 
 
 def test_ratio_with_size_and_explicit_counts():
-    assert resolve_counts(parse_imbalance(2, ratio="4", size=500), [5000, 5000], CATS_DOGS) == [400, 100]
+    assert resolve_counts(parse_imbalance(2, ratio="4", size=500), [5000, 5000], CATS_DOGS) == [
+        400,
+        100,
+    ]
     assert resolve_counts(parse_imbalance(2, counts="300,20"), [5000, 5000], CATS_DOGS) == [300, 20]
 
 

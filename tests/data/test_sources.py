@@ -1,13 +1,14 @@
 import gzip
+import os
 import struct
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from imbalance_lab.config import RunConfig
 from imbalance_lab.data import build_task, list_classes, load_split, resolve_source
 from imbalance_lab.data import sources as sources_module
-from imbalance_lab.config import RunConfig
 from imbalance_lab.errors import DataError
 
 
@@ -88,12 +89,18 @@ def test_validation_split_is_stratified_and_carved_after_the_imbalance(tiny_fold
     assert not task.val_is_test
 
 
-def test_real_cifar10_slice(shared_cifar):
+def test_real_cifar10_gives_the_articles_4800_cats_and_1200_dogs(shared_cifar):
     cfg = RunConfig(data=str(shared_cifar), classes=("cat", "dog"), ratio="4")
     task = build_task(cfg)
     assert task.notes["train"] == {"cat": 4800, "dog": 1200}
     assert task.test.class_counts() == {"cat": 1000, "dog": 1000}
     assert task.train.images.shape[1:] == (3, 32, 32)
+    first_cat = np.asarray(
+        Image.open(
+            shared_cifar / "test" / "cat" / sorted(os.listdir(shared_cifar / "test" / "cat"))[0]
+        )
+    )
+    assert np.array_equal(task.test.images[0].permute(1, 2, 0).numpy(), first_cat)
 
 
 @pytest.mark.parametrize(

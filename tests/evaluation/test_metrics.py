@@ -15,14 +15,22 @@ def test_metrics_match_sklearn(num_classes, seed):
     y_pred = np.where(rng.random(n) < 0.6, 0, rng.integers(0, num_classes, n))
     got = classification_metrics(y_true, y_pred, num_classes)
     labels = list(range(num_classes))
-    avg = dict(average="binary", pos_label=1) if num_classes == 2 else dict(average="macro", labels=labels)
+    avg = (
+        dict(average="binary", pos_label=1)
+        if num_classes == 2
+        else dict(average="macro", labels=labels)
+    )
     assert got["accuracy"] == pytest.approx(skm.accuracy_score(y_true, y_pred))
     assert got["recall"] == pytest.approx(skm.recall_score(y_true, y_pred, zero_division=0, **avg))
-    assert got["precision"] == pytest.approx(skm.precision_score(y_true, y_pred, zero_division=0, **avg))
+    assert got["precision"] == pytest.approx(
+        skm.precision_score(y_true, y_pred, zero_division=0, **avg)
+    )
     assert got["f1"] == pytest.approx(skm.f1_score(y_true, y_pred, zero_division=0, **avg))
     present = np.unique(y_true)
     if len(present) == num_classes:  # sklearn warns and differs only for absent classes
-        assert got["balanced_accuracy"] == pytest.approx(skm.balanced_accuracy_score(y_true, y_pred))
+        assert got["balanced_accuracy"] == pytest.approx(
+            skm.balanced_accuracy_score(y_true, y_pred)
+        )
     assert got["per_class_recall"] == pytest.approx(
         skm.recall_score(y_true, y_pred, labels=labels, average=None, zero_division=0).tolist()
     )
@@ -37,3 +45,34 @@ def test_all_majority_predictions_give_zero_recall_and_precision():
 
 def test_confusion_matrix_counts_rows_as_truth():
     assert confusion_matrix([0, 1, 1], [1, 1, 0], 2).tolist() == [[0, 1], [1, 1]]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_specificity_and_g_mean_match_their_definitions(seed):
+    rng = np.random.default_rng(seed)
+    y_true = rng.integers(0, 2, 200)
+    y_pred = np.where(rng.random(200) < 0.3, 1 - y_true, y_true)
+    got = classification_metrics(y_true, y_pred, 2)
+    tn, fp, fn, tp = skm.confusion_matrix(y_true, y_pred).ravel()
+    assert got["specificity"] == pytest.approx(tn / (tn + fp))
+    assert got["g_mean"] == pytest.approx(np.sqrt(tp / (tp + fn) * tn / (tn + fp)))
+
+
+@pytest.mark.parametrize("num_classes", [2, 4])
+def test_score_metrics_match_sklearn(num_classes):
+    from imbalance_lab.evaluation.metrics import score_metrics
+
+    rng = np.random.default_rng(num_classes)
+    y_true = rng.integers(0, num_classes, 300)
+    scores = rng.dirichlet(np.ones(num_classes), 300)
+    scores[np.arange(300), y_true] += 0.3
+    scores /= scores.sum(axis=1, keepdims=True)
+    got = score_metrics(y_true, scores)
+    if num_classes == 2:
+        assert got["average_precision"] == pytest.approx(
+            skm.average_precision_score(y_true, scores[:, 1])
+        )
+        assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y_true, scores[:, 1]))
+    else:
+        assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y_true, scores, multi_class="ovr"))
+        assert 0 < got["average_precision"] <= 1

@@ -28,7 +28,9 @@ def test_article_convnet_has_the_articles_layers():
     model = create_model("article-convnet", num_classes=2)
     widths = [conv.out_channels for conv in model.convs]
     assert widths == [8, 8, 32, 32, 128, 128]
-    assert sum(p.numel() for p in model.parameters()) == 197_898  # counted by hand from the article's layers
+    assert (
+        sum(p.numel() for p in model.parameters()) == 197_898
+    )  # counted by hand from the article's layers
 
 
 def test_majority_model_predicts_the_majority_class():

@@ -1,8 +1,19 @@
 """Data: sources decoded to uint8 tensors, imbalance specs, splits."""
 
 from imbalance_lab.data.imageset import ImageSet
-from imbalance_lab.data.imbalance import ImbalanceSpec, parse_imbalance, pick_indices, resolve_counts
-from imbalance_lab.data.sources import Source, list_classes, load_split, resolve_source, select_classes
+from imbalance_lab.data.imbalance import (
+    ImbalanceSpec,
+    parse_imbalance,
+    pick_indices,
+    resolve_counts,
+)
+from imbalance_lab.data.sources import (
+    Source,
+    list_classes,
+    load_split,
+    resolve_source,
+    select_classes,
+)
 from imbalance_lab.data.task import Task, build_task, stratified_split
 
 __all__ = [

@@ -55,9 +55,15 @@ def parse_imbalance(
     size: int | None = None,
 ) -> ImbalanceSpec:
     """Validate the user's spelling of the imbalance and return the canonical spec."""
-    given = [n for n, v in (("--ratio", ratio), ("--counts", counts), ("--long-tail", long_tail)) if v is not None]
+    given = [
+        n
+        for n, v in (("--ratio", ratio), ("--counts", counts), ("--long-tail", long_tail))
+        if v is not None
+    ]
     if len(given) > 1:
-        raise ConfigError(f"give only one of --ratio, --counts, --long-tail; got {' and '.join(given)}")
+        raise ConfigError(
+            f"give only one of --ratio, --counts, --long-tail; got {' and '.join(given)}"
+        )
     if size is not None and (ratio is None or int(size) <= 0):
         raise ConfigError(f"--size must be > 0 and goes with --ratio, got {size}")
     if ratio is not None:
@@ -78,7 +84,9 @@ def parse_imbalance(
         if any(v != int(v) for v in values):
             raise ConfigError(f"--counts must be whole numbers, got {text!r}")
         if len(values) != n_classes:
-            raise ConfigError(f"--counts has {len(values)} values but there are {n_classes} classes")
+            raise ConfigError(
+                f"--counts has {len(values)} values but there are {n_classes} classes"
+            )
         return ImbalanceSpec("counts", values)
     if long_tail is not None:
         factor = float(long_tail)

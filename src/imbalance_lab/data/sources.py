@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,7 +178,9 @@ def _load_folder_split(root, split, classes, image_size, skip_bad) -> ImageSet:
     for class_dir, _, names in parts:
         files.extend(str(class_dir / n) for n in names)
     images = torch.from_numpy(np.concatenate(arrays)).permute(0, 3, 1, 2).contiguous()
-    return ImageSet(images, torch.from_numpy(np.concatenate(labels)), tuple(classes), tuple(files), notes)
+    return ImageSet(
+        images, torch.from_numpy(np.concatenate(labels)), tuple(classes), tuple(files), notes
+    )
 
 
 def _harmonise(parts) -> list[np.ndarray]:
@@ -205,6 +207,21 @@ def _fingerprint(files: list[os.DirEntry], extra: str) -> str:
     return h.hexdigest()[:32]
 
 
+DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
+
+
+def decode_image(path: Path, image_size: int | None = None) -> tuple[np.ndarray, str]:
+    """(uint8 HxWxC array, original mode); palette, RGBA, CMYK... are converted to RGB."""
+    with Image.open(path) as img:
+        img.load()
+        mode = img.mode
+        pixels = img if mode in ("RGB", "L") else img.convert("RGB")
+        if image_size is not None and pixels.size != (image_size, image_size):
+            pixels = pixels.resize((image_size, image_size), Image.BILINEAR)
+        arr = np.asarray(pixels, dtype=np.uint8)
+    return (arr[:, :, None] if arr.ndim == 2 else arr), mode
+
+
 def _load_class_dir(class_dir: Path, image_size: int | None, skip_bad: bool):
     entries = sorted((e for e in os.scandir(class_dir) if e.is_file()), key=lambda e: e.name)
     images = [e for e in entries if Path(e.name).suffix.lower() in IMAGE_SUFFIXES]
@@ -221,14 +238,8 @@ def _load_class_dir(class_dir: Path, image_size: int | None, skip_bad: bool):
     for entry in images:
         path = class_dir / entry.name
         try:
-            with Image.open(path) as img:
-                img.load()
-                mode = img.mode
-                pixels = img if mode in ("RGB", "L") else img.convert("RGB")
-                if image_size is not None and pixels.size != (image_size, image_size):
-                    pixels = pixels.resize((image_size, image_size), Image.BILINEAR)
-                arr = np.asarray(pixels, dtype=np.uint8)
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            arr, mode = decode_image(path, image_size)
+        except DECODE_ERRORS as exc:
             if skip_bad:
                 skipped += 1
                 continue
@@ -237,7 +248,6 @@ def _load_class_dir(class_dir: Path, image_size: int | None, skip_bad: bool):
             ) from None
         if mode not in ("RGB", "L"):
             converted[mode] = converted.get(mode, 0) + 1
-        arr = arr[:, :, None] if arr.ndim == 2 else arr
         if ref is None:
             ref = (path, arr.shape)
         elif arr.shape[:2] != ref[1][:2]:
@@ -341,7 +351,9 @@ def _read_idx(path: Path) -> np.ndarray:
 def _load_idx(root: Path, split: str) -> tuple[torch.Tensor, np.ndarray]:
     found = _find_idx(root, split)
     if found is None:
-        hint = " (apt-get install dataset-fashion-mnist)" if root == FASHION_MNIST_SYSTEM_DIR else ""
+        hint = (
+            " (apt-get install dataset-fashion-mnist)" if root == FASHION_MNIST_SYSTEM_DIR else ""
+        )
         raise DataError(f"Fashion-MNIST IDX files for split {split!r} not found in {root}{hint}")
     images = _read_idx(found[0])
     labels = _read_idx(found[1]).astype(np.int64)

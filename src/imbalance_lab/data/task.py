@@ -32,7 +32,9 @@ class Task:
         return self.train.classes
 
 
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Indices (kept, held out) with ``fraction`` of every class held out."""
     idx = np.arange(len(labels))
     try:

@@ -39,6 +39,9 @@ def metrics_from_confusion(cm: np.ndarray, positive: int | None = 1) -> dict:
     recall_c = _safe_div(tp, support)
     precision_c = _safe_div(tp, predicted)
     f1_c = _safe_div(2 * precision_c * recall_c, precision_c + recall_c)
+    # Specificity of class c: true negatives over all images that are not c.
+    negatives = cm.sum() - support
+    specificity_c = _safe_div(negatives - (predicted - tp), negatives)
     binary = cm.shape[0] == 2 and positive is not None
     pick = (lambda v: float(v[positive])) if binary else (lambda v: float(v.mean()))
     present = support > 0
@@ -49,11 +52,44 @@ def metrics_from_confusion(cm: np.ndarray, positive: int | None = 1) -> dict:
         "f1": pick(f1_c),
         # Mean recall over the classes that occur (sklearn's balanced_accuracy_score).
         "balanced_accuracy": float(recall_c[present].mean()) if present.any() else 0.0,
+        "specificity": pick(specificity_c),
+        # Geometric mean of the per-class recalls (Kubat & Matwin 1997; imbalanced-learn's
+        # geometric_mean_score): for two classes, sqrt(recall * specificity).
+        "g_mean": float(np.prod(recall_c[present]) ** (1.0 / present.sum()))
+        if present.any()
+        else 0.0,
         "per_class_recall": recall_c.tolist(),
         "per_class_precision": precision_c.tolist(),
+        "per_class_f1": f1_c.tolist(),
         "confusion_matrix": cm.tolist(),
     }
 
 
 def classification_metrics(y_true, y_pred, num_classes: int, positive: int | None = 1) -> dict:
     return metrics_from_confusion(confusion_matrix(y_true, y_pred, num_classes), positive)
+
+
+def score_metrics(y_true, scores, positive: int = 1) -> dict:
+    """Threshold-free metrics from class probabilities ``scores`` (N, C).
+
+    Binary: average precision (PR-AUC) and ROC-AUC of the ``positive`` class.
+    Multi-class: their macro one-vs-rest averages. A metric that is undefined
+    (a class absent from ``y_true``) is NaN.
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y_true = np.asarray(y_true)
+    scores = np.asarray(scores, dtype=np.float64)
+    num_classes = scores.shape[1]
+    out = {"average_precision": float("nan"), "roc_auc": float("nan")}
+    if num_classes == 2:
+        target = (y_true == positive).astype(int)
+        if 0 < target.sum() < len(target):
+            out["average_precision"] = float(average_precision_score(target, scores[:, positive]))
+            out["roc_auc"] = float(roc_auc_score(target, scores[:, positive]))
+        return out
+    if len(np.unique(y_true)) == num_classes:
+        onehot = np.eye(num_classes, dtype=int)[y_true]
+        out["average_precision"] = float(average_precision_score(onehot, scores, average="macro"))
+        out["roc_auc"] = float(roc_auc_score(y_true, scores, multi_class="ovr", average="macro"))
+    return out

@@ -61,12 +61,16 @@ def article_base(data: str, epochs: int = 10, **overrides) -> RunConfig:
     )  # fmt: skip
 
 
-def plan_article(data: str, *, epochs: int, seeds: list[int], modes: list[str], threads: int | None, bf16) -> list[PlannedRun]:
+def plan_article(
+    data: str, *, epochs: int, seeds: list[int], modes: list[str], threads: int | None, bf16
+) -> list[PlannedRun]:
     runs = []
     for mode in modes:
         for spec in ARTICLE_RUNS:
             for seed in seeds:
-                cfg = article_base(data, epochs, seed=seed, faithful=mode == "faithful", threads=threads, bf16=bf16)
+                cfg = article_base(
+                    data, epochs, seed=seed, faithful=mode == "faithful", threads=threads, bf16=bf16
+                )
                 cfg = cfg.replace(**spec.changes)
                 if spec.name == "mock":
                     cfg = cfg.replace(epochs=1, faithful=False)
@@ -85,6 +89,7 @@ def reproduce_article(
     bf16: bool | None = None,
     progress: bool = True,
     force: bool = False,
+    workers: int = 1,
     echo=print,
 ) -> dict:
     """Run the study (skipping runs already finished in ``out``) and write its summary and plots."""
@@ -92,10 +97,18 @@ def reproduce_article(
 
     out = Path(out)
     seed_list = list(range(seeds))
-    runs = plan_article(data, epochs=epochs, seeds=seed_list, modes=list(modes), threads=threads, bf16=bf16)
-    study = {"study": "article", "data": data, "epochs": epochs, "seeds": seed_list, "modes": list(modes)}
+    runs = plan_article(
+        data, epochs=epochs, seeds=seed_list, modes=list(modes), threads=threads, bf16=bf16
+    )
+    study = {
+        "study": "article",
+        "data": data,
+        "epochs": epochs,
+        "seeds": seed_list,
+        "modes": list(modes),
+    }
     _claim_study(out, study, force)
-    run_all(runs, out, progress=progress, echo=echo, force=force)
+    run_all(runs, out, workers=workers, progress=progress, echo=echo, force=force)
     return write_article_report(out)
 
 
@@ -110,7 +123,11 @@ def _claim_study(out: Path, study: dict, force: bool) -> None:
             old = json.loads(path.read_text())
         except (OSError, ValueError):
             old = {}
-        if old.get("study") != study["study"] or old.get("data") != study["data"] or old.get("epochs") != study["epochs"]:
+        if (
+            old.get("study") != study["study"]
+            or old.get("data") != study["data"]
+            or old.get("epochs") != study["epochs"]
+        ):
             raise OutputError(
                 f"{out} holds another study ({old.get('study')} on {old.get('data')}, "
                 f"{old.get('epochs')} epochs); choose another --out, or pass --force to replace it"

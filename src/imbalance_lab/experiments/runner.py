@@ -1,14 +1,27 @@
-"""Run a list of configs into a results folder, skipping the ones already finished."""
+"""Run a list of configs into a results folder, skipping the ones already finished.
+
+With ``workers > 1`` the runs go to that many processes, each pinned to
+``cores // workers`` threads: two trainings that each use every core of a 2-core
+machine ran 10x slower here than one after the other.
+"""
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from imbalance_lab.config import RunConfig
 from imbalance_lab.data.task import build_task
 from imbalance_lab.training.trainer import finished, fit
+
+# Config keys that decide the data of a run: runs that agree on them share one task.
+_DATA_KEYS = ("data", "classes", "ratio", "counts", "long_tail", "size", "image_size", "skip_bad_images", "val", "seed")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -17,24 +30,77 @@ class PlannedRun:
     config: RunConfig
 
 
-def run_all(runs: list[PlannedRun], out: Path, *, progress: bool, echo=print, force: bool = False) -> dict:
-    """Train every planned run (resuming or skipping finished ones); returns {name: result}."""
-    results, tasks = {}, {}
-    for i, run in enumerate(runs, 1):
-        run_dir = out / run.name
-        done = finished(run_dir, run.config)
-        if done is not None:
-            echo(f"[{i}/{len(runs)}] {run.name}: finished earlier, skipped")
-            results[run.name] = {**done, "log": json.loads((run_dir / "log.json").read_text())}
-            continue
-        # Runs that differ only in model/loss settings share one decoded task.
-        data_key = json.dumps({k: v for k, v in run.config.to_dict().items() if k in _DATA_KEYS})
-        if data_key not in tasks:
-            tasks[data_key] = build_task(run.config)
-        echo(f"[{i}/{len(runs)}] {run.name}")
-        result = fit(run.config, tasks[data_key], out_dir=run_dir, progress=progress, desc=run.name, warn=echo, force=force)
-        results[run.name] = {"config": run.config.to_dict(), "final": result.final, "data": tasks[data_key].notes, "log": result.log}
-    return results
+def run_all(
+    runs: list[PlannedRun],
+    out: Path,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+    echo=print,
+    force: bool = False,
+) -> None:
+    """Train every planned run that has not finished; a killed run resumes from its checkpoint."""
+    pending = []
+    for run in runs:
+        if finished(out / run.name, run.config) is not None:
+            echo(f"{run.name}: finished earlier, skipped")
+        else:
+            pending.append(run)
+    if workers <= 1 or len(pending) <= 1:
+        tasks: dict[str, object] = {}
+        for i, run in enumerate(pending, 1):
+            key = json.dumps({k: v for k, v in run.config.to_dict().items() if k in _DATA_KEYS})
+            if key not in tasks:
+                tasks[key] = build_task(run.config)
+            echo(f"[{i}/{len(pending)}] {run.name}")
+            fit(
+                run.config,
+                tasks[key],
+                out_dir=out / run.name,
+                progress=progress,
+                desc=run.name,
+                warn=echo,
+                force=force,
+            )
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    echo(f"{len(pending)} runs on {workers} worker processes, {threads} thread(s) each")
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
+    ) as pool:
+        futures = {pool.submit(_train_one, run, out, force): run for run in pending}
+        bar = tqdm(
+            total=len(futures), desc="runs", unit="run", disable=not progress, dynamic_ncols=True
+        )
+        remaining = set(futures)
+        try:
+            while remaining:
+                done, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
+                for future in done:
+                    future.result()  # re-raises a worker's error here
+                    bar.update()
+                    bar.write(f"finished {futures[future].name}") if progress else echo(
+                        f"finished {futures[future].name}"
+                    )
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            bar.close()
 
 
-_DATA_KEYS = ("data", "classes", "ratio", "counts", "long_tail", "size", "image_size", "skip_bad_images", "val", "seed")
+def _init_worker(threads: int) -> None:
+    os.environ["IMBALANCE_LAB_THREADS"] = str(threads)
+
+
+def _train_one(run: PlannedRun, out: Path, force: bool) -> str:
+    fit(
+        run.config,
+        build_task(run.config),
+        out_dir=out / run.name,
+        progress=False,
+        warn=lambda *_: None,
+        force=force,
+    )
+    return run.name

@@ -1,8 +1,16 @@
 """Models, looked up by name: ``create_model("article-convnet", num_classes=2)``."""
 
-from imbalance_lab.models import convnet, mock  # noqa: F401  (fill the registry)
+from imbalance_lab.models import convnet, mock, resnet  # noqa: F401  (fill the registry)
 from imbalance_lab.models.convnet import ArticleConvNet
 from imbalance_lab.models.mock import MajorityClassifier
 from imbalance_lab.models.registry import create_model, model_names, register_model
+from imbalance_lab.models.resnet import CifarResNet
 
-__all__ = ["ArticleConvNet", "MajorityClassifier", "create_model", "model_names", "register_model"]
+__all__ = [
+    "ArticleConvNet",
+    "CifarResNet",
+    "MajorityClassifier",
+    "create_model",
+    "model_names",
+    "register_model",
+]

@@ -31,7 +31,9 @@ class ArticleConvNet(nn.Module):
         super().__init__()
         self.faithful = faithful
         widths = [in_channels, 8, 8, 32, 32, 128, 128]
-        self.convs = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 3, padding=1) for i in range(6))
+        self.convs = nn.ModuleList(
+            nn.Conv2d(widths[i], widths[i + 1], 3, padding=1) for i in range(6)
+        )
         self.norms = nn.ModuleList(nn.BatchNorm2d(w) for w in widths[1:])
         self.head = nn.Conv2d(128, num_classes, 1)
         self.pool = nn.AvgPool2d(3)

@@ -26,7 +26,12 @@ def model_names() -> list[str]:
 
 
 def create_model(
-    name: str, *, num_classes: int, in_channels: int = 3, image_size: int = 32, faithful: bool = False
+    name: str,
+    *,
+    num_classes: int,
+    in_channels: int = 3,
+    image_size: int = 32,
+    faithful: bool = False,
 ) -> nn.Module:
     if name not in _MODELS:
         raise ConfigError(

@@ -32,7 +32,9 @@ def collect(out: Path, study: dict) -> dict[str, dict[str, list[dict]]]:
             for seed in study["seeds"]:
                 path = out / mode / spec.name / f"seed-{seed}" / "log.json"
                 if path.exists() and (path.parent / "result.json").exists():
-                    found.setdefault(mode, {}).setdefault(spec.name, []).append(json.loads(path.read_text()))
+                    found.setdefault(mode, {}).setdefault(spec.name, []).append(
+                        json.loads(path.read_text())
+                    )
     return found
 
 
@@ -63,7 +65,9 @@ def write_article_report(out: Path, study: dict | None = None) -> dict:
             )
             cells = [_values(logs, key, idx) for _, key, idx in COLUMNS]
             md_rows.append([mode, spec.label, str(len(logs))] + [fmt(v) for v in cells] + [article])
-            csv_rows.append([mode, spec.name, len(logs)] + [round(mean_std(v)[0], 4) for v in cells] + [article])
+            csv_rows.append(
+                [mode, spec.name, len(logs)] + [round(mean_std(v)[0], 4) for v in cells] + [article]
+            )
         plots.append(validation_curves(by_run, titles, out / "plots" / f"{mode}-validation-metrics.png",
                                        f"{mode}: validation metrics per epoch (mean, min-max over seeds)"))  # fmt: skip
         plots.append(training_loss(by_run, titles, out / "plots" / f"{mode}-training-loss.png",
@@ -113,7 +117,11 @@ def _explain(runs) -> str:
             f"- **The corrected model shows the real effect of imbalance.** On the same 4:1 data it "
             f"learns (validation accuracy {c_acc:.3f}), but dog recall is {c_dog:.3f} against cat "
             f"recall {c_cat:.3f}: the rare class is the one it misses."
-            + (f" Trained on balanced data, dog recall is {b_dog:.3f}." if b_dog is not None else "")
+            + (
+                f" Trained on balanced data, dog recall is {b_dog:.3f}."
+                if b_dog is not None
+                else ""
+            )
             + "\n"
         )
     lines.append(FAITHFUL_EXPLANATION)

@@ -34,10 +34,16 @@ def _band(ax, series: list[list[float]], color: str, label: str) -> None:
         ax.fill_between(x, arr.min(axis=0), arr.max(axis=0), color=color, alpha=0.2)
 
 
-def validation_curves(runs: dict[str, list[dict]], titles: dict[str, str], path: Path, suptitle: str) -> Path:
+def validation_curves(
+    runs: dict[str, list[dict]], titles: dict[str, str], path: Path, suptitle: str
+) -> Path:
     """One panel per run: validation accuracy, recall and precision per epoch (the article's figures)."""
-    names = [n for n, logs in runs.items() if logs and len(logs[0]["validation_accuracy_per_epoch"]) > 1]
-    fig, axes = plt.subplots(1, max(len(names), 1), figsize=(4.2 * max(len(names), 1), 3.4), squeeze=False)
+    names = [
+        n for n, logs in runs.items() if logs and len(logs[0]["validation_accuracy_per_epoch"]) > 1
+    ]
+    fig, axes = plt.subplots(
+        1, max(len(names), 1), figsize=(4.2 * max(len(names), 1), 3.4), squeeze=False
+    )
     for ax, name in zip(axes[0], names, strict=False):
         for metric, color in METRIC_STYLE.items():
             _band(ax, [log[f"validation_{metric}_per_epoch"] for log in runs[name]], color, metric)
@@ -51,11 +57,15 @@ def validation_curves(runs: dict[str, list[dict]], titles: dict[str, str], path:
     return _save(fig, path)
 
 
-def training_loss(runs: dict[str, list[dict]], titles: dict[str, str], path: Path, suptitle: str) -> Path:
+def training_loss(
+    runs: dict[str, list[dict]], titles: dict[str, str], path: Path, suptitle: str
+) -> Path:
     """Training loss per batch, one line per run (first seed), smoothed over 20 batches."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for name, logs in runs.items():
-        losses = np.asarray(logs[0]["training_loss_per_batch"], dtype=float) if logs else np.array([])
+        losses = (
+            np.asarray(logs[0]["training_loss_per_batch"], dtype=float) if logs else np.array([])
+        )
         if losses.size < 2:
             continue
         k = min(20, losses.size)

@@ -57,7 +57,9 @@ def save_model(path: Path, model: torch.nn.Module, meta: dict) -> None:
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     atomic_write_bytes(
         path,
-        torch_bytes({"format": MODEL_FORMAT, "version": FORMAT_VERSION, "state_dict": state, "meta": meta}),
+        torch_bytes(
+            {"format": MODEL_FORMAT, "version": FORMAT_VERSION, "state_dict": state, "meta": meta}
+        ),
     )
 
 
@@ -67,5 +69,7 @@ def load_model_file(path: str | os.PathLike) -> dict:
     if not isinstance(obj, dict) or obj.get("format") != MODEL_FORMAT:
         raise ModelFileError(f"{path} is not an imbalance-lab model file")
     if obj.get("version") != FORMAT_VERSION:
-        raise ModelFileError(f"{path} has model format version {obj.get('version')}; this tool reads {FORMAT_VERSION}")
+        raise ModelFileError(
+            f"{path} has model format version {obj.get('version')}; this tool reads {FORMAT_VERSION}"
+        )
     return obj

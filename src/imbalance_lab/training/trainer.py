@@ -8,6 +8,7 @@ stopped and finishes with exactly the metrics of an uninterrupted one.
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from dataclasses import dataclass
@@ -22,9 +23,12 @@ from imbalance_lab.config import RunConfig
 from imbalance_lab.data.imageset import ImageSet
 from imbalance_lab.data.task import Task
 from imbalance_lab.errors import ConfigError, OutputError, TrainingDiverged
-from imbalance_lab.evaluation.metrics import classification_metrics
-from imbalance_lab.io import atomic_write_json
+from imbalance_lab.evaluation.metrics import classification_metrics, score_metrics
+from imbalance_lab.evaluation.objectives import parse_objective
+from imbalance_lab.evaluation.thresholds import choose_operating_point, predict_at
+from imbalance_lab.io import atomic_write_bytes, atomic_write_json
 from imbalance_lab.models import MajorityClassifier, create_model
+from imbalance_lab.strategies.augment import augment_batch
 from imbalance_lab.training.checkpoint import (
     load_checkpoint,
     remove_checkpoints,
@@ -32,6 +36,8 @@ from imbalance_lab.training.checkpoint import (
     save_model,
 )
 from imbalance_lab.training.device import resolve_device, set_threads, use_bf16
+from imbalance_lab.training.plan import EpochPlan, build_loss, class_counts
+from imbalance_lab.training.schedule import lr_at
 
 # The article's Normalize((0.5,)*3, (0.5,)*3): pixels in [0, 255] -> [-1, 1].
 NORM_MEAN, NORM_STD = 0.5, 0.5
@@ -50,12 +56,19 @@ class TrainResult:
 
 def prepare(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     # uint8 -> float on the device, batch by batch: a quarter of the memory traffic.
-    x = images.to(device, non_blocking=True).float().div_(255.0 * NORM_STD).sub_(NORM_MEAN / NORM_STD)
+    x = (
+        images.to(device, non_blocking=True)
+        .float()
+        .div_(255.0 * NORM_STD)
+        .sub_(NORM_MEAN / NORM_STD)
+    )
     return x.contiguous(memory_format=torch.channels_last)
 
 
 @torch.no_grad()
-def predict_scores(model: nn.Module, data: ImageSet, device: torch.device, bf16: bool) -> torch.Tensor:
+def predict_scores(
+    model: nn.Module, data: ImageSet, device: torch.device, bf16: bool
+) -> torch.Tensor:
     """Class probabilities for every image, in eval mode, as float32 on the CPU."""
     model.eval()
     outs = []
@@ -79,7 +92,9 @@ def _evaluate(model, data: ImageSet, loss_fn, device, bf16) -> tuple[dict, list[
                 out = model(x)
             losses.append(float(loss_fn(out.float(), y)))
             preds.append(out.argmax(dim=1).cpu())
-    metrics = classification_metrics(data.labels.numpy(), torch.cat(preds).numpy(), data.num_classes)
+    metrics = classification_metrics(
+        data.labels.numpy(), torch.cat(preds).numpy(), data.num_classes
+    )
     metrics["loss"] = float(np.mean(losses))
     return metrics, losses
 
@@ -102,6 +117,7 @@ def fit(
     desc: str = "train",
     warn=print,
     force: bool = False,
+    model: nn.Module | None = None,
 ) -> TrainResult:
     """Train ``cfg.model`` on ``task.train``; log train/val metrics every epoch.
 
@@ -117,25 +133,41 @@ def fit(
     torch.manual_seed(cfg.seed)
     train, val = task.train, task.val
     c, h, w = train.image_shape
-    model = create_model(
-        cfg.model, num_classes=train.num_classes, in_channels=c, image_size=h, faithful=cfg.faithful
-    ).to(device, memory_format=torch.channels_last)
+    if model is None:  # a caller may bring its own module (e.g. an ablation of the article's net)
+        model = create_model(
+            cfg.model,
+            num_classes=train.num_classes,
+            in_channels=c,
+            image_size=h,
+            faithful=cfg.faithful,
+        )
+    model = model.to(device, memory_format=torch.channels_last)
     if cfg.class_weights is not None and len(cfg.class_weights) != train.num_classes:
         raise ConfigError(
             f"--class-weights needs one weight per class ({train.num_classes}: "
             f"{', '.join(train.classes)}), got {len(cfg.class_weights)}"
         )
-    weight = None if cfg.class_weights is None else torch.tensor(cfg.class_weights, device=device)
-    loss_fn = nn.CrossEntropyLoss(weight=weight)
+    counts = class_counts(train.labels, train.num_classes)
+    loss_fn = build_loss(cfg, counts).to(device)
+    plan = EpochPlan(cfg, train.labels)
     if out is not None:  # claimed only once the config has proved usable
         _claim_out_dir(out, cfg, force)
-    log: dict = {"training_loss_per_batch": [], "validation_loss_per_batch": [], "epoch_seconds": []}
+    log: dict = {
+        "training_loss_per_batch": [],
+        "validation_loss_per_batch": [],
+        "epoch_seconds": [],
+    }
 
     if isinstance(model, MajorityClassifier):  # the mock model: nothing to learn by gradient
         model.fit(train.labels)
         return _finish(cfg, task, model, log, out, loss_fn, device, bf16, resumed=0)
 
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    if cfg.optimizer == "sgd":
+        optimizer = torch.optim.SGD(
+            model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        )
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     gen = torch.Generator().manual_seed(cfg.seed)
     # The article shuffles its list once and iterates a DataLoader without shuffle.
     fixed_order = torch.randperm(len(train), generator=gen) if cfg.faithful else None
@@ -151,7 +183,7 @@ def fit(
         model.train(state["model_training"])
         log, start_epoch = json.loads(state["log"]), int(state["epoch"])
 
-    n_batches = -(-len(train) // cfg.batch_size)
+    n_batches = -(-len(plan) // cfg.batch_size)
     bar = tqdm(
         total=cfg.epochs * n_batches, initial=start_epoch * n_batches, desc=desc,
         unit="batch", disable=not progress, dynamic_ncols=True, leave=False,
@@ -160,21 +192,34 @@ def fit(
         for epoch in range(start_epoch, cfg.epochs):
             started = time.perf_counter()
             if cfg.faithful:
-                order = fixed_order
+                order, copies = fixed_order, torch.zeros(len(fixed_order), dtype=torch.bool)
             else:
                 model.train()
-                order = torch.randperm(len(train), generator=gen)
+                order, copies = plan.epoch(epoch, gen)
+            if hasattr(loss_fn, "set_epoch"):  # LDAM's deferred re-weighting
+                loss_fn.set_epoch(epoch)
             losses, preds = [], []
             for b in range(n_batches):
-                idx = order[b * cfg.batch_size : (b + 1) * cfg.batch_size]
-                x, y = prepare(train.images[idx], device), train.labels[idx].to(device)
+                batch = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
+                idx = order[batch]
+                images = train.images[idx]
+                mask = plan.augment_mask(copies[batch])
+                if mask is not None and mask.any():
+                    images = augment_batch(images, plan.augment, gen, mask)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(cfg, epoch, b, n_batches)
+                x, y = prepare(images, device), train.labels[idx].to(device)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                     outputs = model(x)
                 loss = loss_fn(outputs.float(), y)
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(
-                        f"the loss became {float(loss)} at epoch {epoch + 1}, batch {b + 1}; "
-                        + (f"the last good checkpoint (epoch {epoch}) is kept in {out}; " if out and epoch else "")
+                        f"the loss became {loss.item()} at epoch {epoch + 1}, batch {b + 1}; "
+                        + (
+                            f"the last good checkpoint (epoch {epoch}) is kept in {out}; "
+                            if out and epoch
+                            else ""
+                        )
                         + f"try a lower learning rate, e.g. --lr {cfg.lr / 10:g}"
                     )
                 optimizer.zero_grad(set_to_none=True)
@@ -191,7 +236,9 @@ def fit(
                 train_metrics, _ = _evaluate(model, train, loss_fn, device, bf16)
             else:
                 labels = train.labels[order].numpy()
-                train_metrics = classification_metrics(labels, torch.cat(preds).numpy(), train.num_classes)
+                train_metrics = classification_metrics(
+                    labels, torch.cat(preds).numpy(), train.num_classes
+                )
             train_metrics["loss"] = float(np.mean(losses))
             val_metrics, val_losses = _evaluate(model, val, loss_fn, device, bf16)
             log["validation_loss_per_batch"].extend(val_losses)
@@ -232,18 +279,56 @@ def _finish(cfg, task, model, log, out, loss_fn, device, bf16, resumed) -> Train
                 if k.startswith(prefix + "_") and k.endswith("_per_epoch")
             }
     else:  # the mock model: one evaluation on each split
-        for split, prefix, data in (("train", "training", task.train), ("val", "validation", task.val)):
+        for split, prefix, data in (
+            ("train", "training", task.train),
+            ("val", "validation", task.val),
+        ):
             metrics, _ = _evaluate(model, data, loss_fn, device, bf16)
             _log_epoch(log, prefix, metrics)
             final[split] = metrics
+    # Probabilities on the validation (calibration) and test splits: PR curves, AP, ROC-AUC.
+    scores = {"val": predict_scores(model, task.val, device, bf16).numpy()}
+    final["val"].update(score_metrics(task.val.labels.numpy(), scores["val"]))
     if not task.val_is_test:
+        scores["test"] = predict_scores(model, task.test, device, bf16).numpy()
         final["test"], _ = _evaluate(model, task.test, loss_fn, device, bf16)
+        final["test"].update(score_metrics(task.test.labels.numpy(), scores["test"]))
+    point = None
+    if cfg.objective is not None:
+        # Chosen on the calibration split only; the test split is scored once, at the end.
+        prior = np.asarray(class_counts(task.train.labels, task.train.num_classes), dtype=float)
+        prior /= prior.sum()
+        point = choose_operating_point(
+            task.val.labels.numpy(), scores["val"], parse_objective(cfg.objective), prior
+        )
+        test_labels = task.test.labels.numpy()
+        at_point = classification_metrics(
+            test_labels, predict_at(scores["test"], point, prior), task.num_classes
+        )
+        final["test_at_point"] = {**at_point, **score_metrics(test_labels, scores["test"])}
+        final["operating_point"] = {
+            "kind": point.kind, "value": point.value, "met_on_calibration": point.met,
+            "objective": cfg.objective, "calibration": point.calibration, "message": point.message,
+            "prior": prior.tolist(),
+        }  # fmt: skip
     model.eval()
     if out is not None:
         meta = model_meta(cfg, task)
+        if point is not None:
+            meta[point.kind] = point.value
+            meta["prior"] = final["operating_point"]["prior"]
         save_model(out / "model.pt", model, meta)
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer,
+            **{f"{k}_scores": v for k, v in scores.items()},
+            **{f"{k}_labels": getattr(task, k).labels.numpy() for k in scores},
+        )
+        atomic_write_bytes(out / "scores.npz", buffer.getvalue())
         atomic_write_json(out / "log.json", log)
-        atomic_write_json(out / RESULT, {"config": cfg.to_dict(), "final": final, "data": task.notes})
+        atomic_write_json(
+            out / RESULT, {"config": cfg.to_dict(), "final": final, "data": task.notes}
+        )
         remove_checkpoints(out)
     return TrainResult(model, log, final, out, resumed)
 
@@ -267,10 +352,20 @@ def finished(out_dir: str | Path, cfg: RunConfig) -> dict | None:
         result = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    return result if result.get("config") == cfg.to_dict() else None
+    saved = result.get("config") or {}
+    saved.pop("threads", None)
+    return result if saved == cfg.identity() else None
 
 
-RUN_FILES = ("config.json", RESULT, "log.json", "model.pt", "checkpoint.pt", "checkpoint.prev.pt")
+RUN_FILES = (
+    "config.json",
+    RESULT,
+    "log.json",
+    "model.pt",
+    "scores.npz",
+    "checkpoint.pt",
+    "checkpoint.prev.pt",
+)
 
 
 def _claim_out_dir(out: Path, cfg: RunConfig, force: bool) -> None:
@@ -288,10 +383,11 @@ def _claim_out_dir(out: Path, cfg: RunConfig, force: bool) -> None:
             other = json.loads(path.read_text())
         except (OSError, ValueError):
             other = {}
-        if other != cfg.to_dict():
+        other.pop("threads", None)
+        if other != cfg.identity():
             if not force:
                 raise OutputError(
-                    f"{out} holds another run ({_first_difference(other, cfg.to_dict())}); "
+                    f"{out} holds another run ({_first_difference(other, cfg.identity())}); "
                     "choose another --out, or pass --force to replace it"
                 )
             for name in RUN_FILES:

@@ -1,0 +1,71 @@
+"""``make bench``: figures and ratios, measured side by side in one process. Not a test.
+
+Trains the article's ConvNet on the article's 4:1 set (4800 cats + 1200 dogs, 3
+epochs, validation on the 2000 test images) with the project's trainer and with a
+plain re-statement of the article's loop, and prints images per second for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import torch
+
+from bench.article_loop import train_article_style
+from imbalance_lab.config import RunConfig
+from imbalance_lab.data import build_task
+from imbalance_lab.training import fit
+from imbalance_lab.training.device import set_threads
+
+
+def _items(data):
+    return [
+        (img.permute(1, 2, 0).numpy(), int(y))
+        for img, y in zip(data.images, data.labels, strict=True)
+    ]
+
+
+def bench_trainer_vs_article(data: str, epochs: int, repeats: int) -> None:
+    cfg = RunConfig(data=data, classes=("cat", "dog"), ratio="4", epochs=epochs, seed=0)
+    task = build_task(cfg)
+    n = len(task.train) * epochs
+    train_items, val_items = _items(task.train), _items(task.val)
+    print(
+        f"article 4:1 set: {len(task.train)} training images x {epochs} epochs, {len(task.val)} validation images"
+    )
+    ours, theirs = [], []
+    for r in range(repeats):  # interleaved, so both see the same machine load
+        t = time.perf_counter()
+        fit(cfg, task, progress=False)
+        ours.append(n / (time.perf_counter() - t))
+        t = time.perf_counter()
+        torch.manual_seed(0)
+        train_article_style(train_items, val_items, epochs)
+        theirs.append(n / (time.perf_counter() - t))
+        print(
+            f"  repeat {r + 1}: project trainer {ours[-1]:7.0f} img/s   article-style loop {theirs[-1]:7.0f} img/s"
+        )
+    best_ours, best_theirs = max(ours), max(theirs)
+    print(f"project trainer     : {best_ours:7.0f} images/s (best of {repeats})")
+    print(f"article-style loop  : {best_theirs:7.0f} images/s (best of {repeats})")
+    print(f"speed-up            : {best_ours / best_theirs:5.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", default=os.environ.get("DATA", "../shared/datasets/cifar10"))
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    threads = set_threads(None)
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {threads} threads"
+    )
+    bench_trainer_vs_article(args.data, args.epochs, args.repeats)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from imbalance_lab.cli import main
+
+main()

@@ -1,0 +1,92 @@
+"""Choose an operating point on the calibration split, never on the test split.
+
+Binary tasks: a decision threshold on the positive class's probability. Multi-class
+tasks: post-hoc logit adjustment, argmax_c(log p_c - tau * log prior_c), with tau
+chosen on the calibration split (Menon et al. 2021, "Long-tail learning via logit
+adjustment", Sec. 4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from imbalance_lab.evaluation.metrics import classification_metrics
+from imbalance_lab.evaluation.objectives import Objective
+
+TAU_GRID = tuple(np.round(np.arange(0.0, 3.01, 0.25), 2))
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    kind: str  # "threshold" (binary) or "tau" (multi-class logit adjustment)
+    value: float  # the threshold on p(positive), or tau
+    met: bool  # whether the objective's constraint holds on the calibration split
+    calibration: dict  # metrics on the calibration split at this point
+    message: str  # one line for the user
+
+
+def predict_at(
+    scores: np.ndarray, point: OperatingPoint | None, prior: np.ndarray | None = None
+) -> np.ndarray:
+    """Class predictions from probabilities at an operating point (None: argmax)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if point is None:
+        return scores.argmax(axis=1)
+    if point.kind == "threshold":
+        return (scores[:, 1] >= point.value).astype(np.int64)
+    adjusted = np.log(np.clip(scores, 1e-12, None)) - point.value * np.log(prior)
+    return adjusted.argmax(axis=1)
+
+
+def choose_operating_point(
+    y_true: np.ndarray, scores: np.ndarray, objective: Objective, prior: np.ndarray | None = None
+) -> OperatingPoint:
+    y_true = np.asarray(y_true)
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape[1] == 2:
+        return _choose_threshold(y_true, scores, objective)
+    return _choose_tau(y_true, scores, objective, prior)
+
+
+def _choose_threshold(y_true, scores, objective) -> OperatingPoint:
+    p = scores[:, 1]
+    # Every distinct score is a candidate (predict positive when p >= t), plus one
+    # above the maximum (nothing positive).
+    candidates = np.unique(np.concatenate([p, [np.nextafter(p.max(), np.inf)]]))
+    best, best_key = None, None
+    for t in candidates:
+        m = classification_metrics(y_true, (p >= t).astype(np.int64), 2)
+        # Rank by the objective; among ties prefer the higher threshold (fewer alarms).
+        key = (objective.score(m), t)
+        if best_key is None or key > best_key:
+            best, best_key = (float(t), m), key
+    t, m = best
+    met = objective.met(m)
+    if met:
+        message = f"threshold {t:.4f} on p({'positive'}) meets {objective} on the calibration split"
+    else:
+        name = objective.constrained_metric
+        message = (
+            f"{objective} cannot be met on the calibration split: the best {name} is "
+            f"{m[name]:.3f}; using the closest point, threshold {t:.4f}"
+        )
+    return OperatingPoint("threshold", t, met, m, message)
+
+
+def _choose_tau(y_true, scores, objective, prior) -> OperatingPoint:
+    assert prior is not None, "multi-class logit adjustment needs the training prior"
+    best, best_key = None, None
+    for tau in TAU_GRID:
+        point = OperatingPoint("tau", float(tau), True, {}, "")
+        m = classification_metrics(y_true, predict_at(scores, point, prior), scores.shape[1])
+        key = (objective.score(m), -tau)  # ties: the smaller adjustment
+        if best_key is None or key > best_key:
+            best, best_key = (float(tau), m), key
+    tau, m = best
+    met = objective.met(m)
+    message = f"logit adjustment tau={tau:g} chosen on the calibration split for {objective}"
+    if not met:
+        message = f"{objective} cannot be met on the calibration split (best macro {objective.constrained_metric} {m[objective.constrained_metric]:.3f}); using tau={tau:g}, the closest"
+    return OperatingPoint("tau", tau, met, m, message)

@@ -1,0 +1,86 @@
+"""What the trainer feeds the model each epoch: indices, upsampled copies, augmentation, loss.
+
+Everything here acts on the training split only, after every split was made:
+resampling never moves an image across splits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from imbalance_lab.config import RunConfig
+from imbalance_lab.strategies.augment import AugmentConfig
+from imbalance_lab.strategies.class_weights import class_weight_scheme
+from imbalance_lab.strategies.losses import create_loss
+from imbalance_lab.strategies.samplers import SAMPLERS
+
+
+class EpochPlan:
+    """The order of training indices for an epoch, and which of them are upsampled copies."""
+
+    def __init__(self, cfg: RunConfig, labels: torch.Tensor):
+        self.cfg = cfg
+        n = labels.numel()
+        self.weighted = None
+        self.base = torch.arange(n)
+        self.copies = torch.zeros(n, dtype=torch.bool)
+        if cfg.sampler == "weighted-sampler":
+            self.weighted = SAMPLERS["weighted-sampler"](random_state=cfg.seed).fit(labels.numpy())
+        elif cfg.sampler is not None:
+            sampler = SAMPLERS[cfg.sampler](sampling_strategy="auto", random_state=cfg.seed)
+            self.base = torch.from_numpy(sampler.fit_resample(labels.numpy()))
+            mask = getattr(sampler, "repeated_mask_", None)
+            self.copies = (
+                torch.from_numpy(mask)
+                if mask is not None
+                else torch.zeros(len(self.base), dtype=torch.bool)
+            )
+        self.augment = None
+        if cfg.augment != "none":
+            self.augment = AugmentConfig(crop_pad=4, flip=True, jitter=cfg.jitter)
+
+    def __len__(self) -> int:
+        return len(self.base) if self.weighted is None else self.weighted.num_samples_
+
+    def epoch(self, epoch: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """(indices into the training set, mask of upsampled copies) in this epoch's order."""
+        if self.weighted is not None:
+            # A fresh class-balanced draw every epoch, a pure function of (seed, epoch).
+            idx = torch.from_numpy(self.weighted.sample(epoch))
+            return idx, torch.zeros(len(idx), dtype=torch.bool)
+        perm = torch.randperm(len(self.base), generator=gen)
+        return self.base[perm], self.copies[perm]
+
+    def augment_mask(self, copies: torch.Tensor) -> torch.Tensor | None:
+        """Which images of a batch to augment (None: none)."""
+        if self.augment is None:
+            return None
+        return copies if self.cfg.augment == "copies" else torch.ones_like(copies)
+
+
+def class_weights_for(cfg: RunConfig, counts: list[int]) -> tuple[float, ...] | None:
+    if cfg.class_weights is not None:
+        weights = cfg.class_weights
+    elif cfg.weight_scheme is not None:
+        weights = class_weight_scheme(cfg.weight_scheme, counts, beta=cfg.beta)
+    else:
+        return None
+    if cfg.normalize_weights:
+        total = sum(weights)
+        weights = tuple(w / total for w in weights)
+    return tuple(weights)
+
+
+def build_loss(cfg: RunConfig, counts: list[int]) -> nn.Module:
+    params = {"focal": {"gamma": cfg.gamma}, "logit-adjusted": {"tau": cfg.tau}}.get(cfg.loss, {})
+    if cfg.loss == "ldam" and cfg.drw_at is not None:
+        params = {"drw_epoch": int(round(cfg.drw_at * cfg.epochs))}
+    return create_loss(
+        cfg.loss, class_counts=counts, class_weights=class_weights_for(cfg, counts), **params
+    )
+
+
+def class_counts(labels: torch.Tensor, num_classes: int) -> list[int]:
+    return np.bincount(labels.numpy(), minlength=num_classes).tolist()

@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+from sklearn.metrics import f1_score, precision_recall_curve
+
+from imbalance_lab.errors import ConfigError
+from imbalance_lab.evaluation.objectives import parse_objective
+from imbalance_lab.evaluation.thresholds import choose_operating_point, predict_at
+
+
+def _binary(seed, n=400):
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.25).astype(int)
+    p = np.clip(rng.normal(0.35 + 0.3 * y, 0.15), 0.001, 0.999)
+    return y, np.stack([1 - p, p], axis=1)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("bound", [0.5, 0.8, 0.9])
+def test_recall_bound_gives_the_highest_precision_on_the_pr_curve(seed, bound):
+    y, scores = _binary(seed)
+    point = choose_operating_point(y, scores, parse_objective(f"recall>={bound}"))
+    precision, recall, _ = precision_recall_curve(y, scores[:, 1])
+    assert point.met
+    assert point.calibration["recall"] >= bound
+    assert point.calibration["precision"] == pytest.approx(precision[recall >= bound].max())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_max_f1_is_the_best_f1_over_all_thresholds(seed):
+    y, scores = _binary(seed)
+    point = choose_operating_point(y, scores, parse_objective("max-f1"))
+    best = max(f1_score(y, (scores[:, 1] >= t).astype(int)) for t in np.unique(scores[:, 1]))
+    assert point.calibration["f1"] == pytest.approx(best)
+    assert np.array_equal(predict_at(scores, point), (scores[:, 1] >= point.value).astype(int))
+
+
+def test_an_unmeetable_precision_bound_is_reported_with_the_closest_point():
+    y, scores = _binary(0)
+    point = choose_operating_point(y, scores, parse_objective("precision>=1.0"))
+    if not point.met:
+        assert "cannot be met on the calibration split" in point.message
+        assert "\n" not in point.message
+
+
+def test_multiclass_logit_adjustment_helps_the_rare_classes():
+    rng = np.random.default_rng(0)
+    prior = np.array([0.7, 0.2, 0.1])
+    y = rng.integers(0, 3, 900)  # a balanced calibration split
+    logits = (
+        rng.normal(0, 1, (900, 3)) + 1.5 * np.eye(3)[y] + np.log(prior)
+    )  # scores biased to the head
+    scores = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    point = choose_operating_point(y, scores, parse_objective("balanced-accuracy"), prior=prior)
+    plain = (scores.argmax(1) == y).mean()
+    adjusted = (predict_at(scores, point, prior) == y).mean()
+    assert point.kind == "tau" and point.value > 0 and adjusted > plain
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("recall>=1.5", "bound must be in \\(0, 1\\]"),
+        ("recall>=0", "bound must be in"),
+        ("recall > 0.9", "cannot parse"),
+        ("accuracy>=0.9", "cannot parse"),
+        ("f-beta:-1", "beta must be > 0"),
+        ("f-beta:x", "cannot parse"),
+        ("", "cannot parse"),
+    ],
+)
+def test_bad_objectives(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_objective(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["max-f1", "f-beta:2", "recall>=0.9", "precision >= 0.8", "balanced-accuracy"]
+)
+def test_objectives_round_trip(text):
+    assert str(parse_objective(str(parse_objective(text)))) == str(parse_objective(text))

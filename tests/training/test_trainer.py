@@ -1,0 +1,166 @@
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from imbalance_lab.config import RunConfig
+from imbalance_lab.data import build_task
+from imbalance_lab.errors import OutputError, TrainingDiverged
+from imbalance_lab.training import checkpoint as checkpoint_module
+from imbalance_lab.training import fit
+from tests.conftest import make_image_folder
+
+
+def _cfg(root, **kw):
+    base = dict(
+        data=str(root), classes=("cat", "dog"), ratio="4", epochs=3, batch_size=16, threads=2
+    )
+    return RunConfig(**{**base, **kw})
+
+
+def _metrics_only(log):
+    return {k: v for k, v in log.items() if k != "epoch_seconds"}
+
+
+def test_same_seed_gives_bit_identical_metrics(tiny_folder):
+    cfg = _cfg(tiny_folder, seed=3)
+    task = build_task(cfg)
+    a = fit(cfg, task, progress=False)
+    b = fit(cfg, task, progress=False)
+    assert _metrics_only(a.log) == _metrics_only(b.log)  # floats compared exactly
+    assert all(
+        torch.equal(x, y)
+        for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True)
+    )
+    c = fit(cfg.replace(seed=4), build_task(cfg.replace(seed=4)), progress=False)
+    assert _metrics_only(c.log) != _metrics_only(a.log)
+
+
+def test_log_covers_every_key_of_the_articles_log_dict(tiny_folder):
+    cfg = _cfg(tiny_folder, epochs=2)
+    log = fit(cfg, build_task(cfg), progress=False).log
+    article_keys = [
+        "training_loss_per_batch", "validation_loss_per_batch",
+        "training_accuracy_per_epoch", "training_recall_per_epoch", "training_precision_per_epoch",
+        "validation_accuracy_per_epoch", "validation_recall_per_epoch", "validation_precision_per_epoch",
+    ]  # fmt: skip
+    for key in article_keys:
+        assert key in log
+    for split in ("training", "validation"):
+        for metric in ("loss", "f1", "balanced_accuracy", "per_class_recall", "confusion_matrix"):
+            assert len(log[f"{split}_{metric}_per_epoch"]) == 2
+    assert len(log["training_loss_per_batch"]) == 2 * 4  # 50 images, batch 16
+    assert sum(map(sum, log["validation_confusion_matrix_per_epoch"][-1])) == 20
+
+
+def test_faithful_mode_trains_in_eval_mode_after_the_first_epoch(tiny_folder):
+    cfg = _cfg(tiny_folder, epochs=2, faithful=True)
+    result = fit(cfg, build_task(cfg), progress=False)
+    assert result.model.faithful and not result.model.training
+
+
+def test_class_weights_change_the_loss(tiny_folder):
+    cfg = _cfg(tiny_folder, epochs=1)
+    plain = fit(cfg, build_task(cfg), progress=False).log["training_loss_per_batch"]
+    weighted_cfg = cfg.replace(class_weights=(0.0, 1.0))
+    weighted = fit(weighted_cfg, build_task(weighted_cfg), progress=False)
+    assert weighted.log["training_loss_per_batch"] != plain
+    # Weight 0 on cats: the model learns to call everything a dog.
+    assert weighted.final["train"]["per_class_recall"][1] >= 0.5
+
+
+def test_nan_loss_stops_with_epoch_batch_and_advice(tiny_folder, tmp_path):
+    cfg = _cfg(tiny_folder, lr=1e30, epochs=3)
+    with pytest.raises(TrainingDiverged, match=r"at epoch \d+, batch \d+.*lower learning rate"):
+        fit(cfg, build_task(cfg), out_dir=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run" / "result.json").exists()
+
+
+def test_full_disk_leaves_the_previous_checkpoint_intact(tiny_folder, tmp_path, monkeypatch):
+    import imbalance_lab.io as io_module
+
+    cfg = _cfg(tiny_folder, epochs=3)
+    out = tmp_path / "run"
+    real_write = io_module._write_synced
+    writes = {"checkpoints": 0}
+
+    def disk_fills_at_second_checkpoint(f, data, path):
+        if path.name == ".checkpoint.next":
+            writes["checkpoints"] += 1
+            if writes["checkpoints"] == 2:
+                real_write(f, data[:100], path)  # part of it lands, then the disk is full
+                raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(f, data, path)
+
+    monkeypatch.setattr(io_module, "_write_synced", disk_fills_at_second_checkpoint)
+    with pytest.raises(OutputError, match="disk is full.*previous version is left intact"):
+        fit(cfg, build_task(cfg), out_dir=out, progress=False)
+    state = checkpoint_module.load_checkpoint(out)
+    assert state is not None and state["epoch"] == 1
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    monkeypatch.undo()
+    resumed = fit(cfg, build_task(cfg), out_dir=out, progress=False)  # and it resumes from epoch 1
+    assert resumed.resumed_from == 1
+
+
+def test_truncated_checkpoint_falls_back_to_the_previous_one(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    checkpoint_module.save_checkpoint(out, {"epoch": 1, "tag": "a"})
+    checkpoint_module.save_checkpoint(out, {"epoch": 2, "tag": "b"})
+    data = (out / "checkpoint.pt").read_bytes()
+    (out / "checkpoint.pt").write_bytes(data[: len(data) // 2])
+    messages = []
+    state = checkpoint_module.load_checkpoint(out, warn=messages.append)
+    assert state["tag"] == "a" and state["epoch"] == 1
+    assert any("truncated or damaged" in m for m in messages)
+    assert any("resuming from checkpoint.prev.pt (epoch 1)" in m for m in messages)
+
+
+def _train_cmd(root, out):
+    return [
+        sys.executable, "-m", "imbalance_lab", "train", "--data", str(root), "--classes", "cat,dog",
+        "--ratio", "4", "--epochs", "4", "--batch-size", "8", "--seed", "5", "--threads", "1",
+        "--out", str(out), "--quiet",
+    ]  # fmt: skip
+
+
+def test_sigkill_mid_epoch_then_rerun_ends_with_the_uninterrupted_metrics(tmp_path):
+    root = make_image_folder(
+        tmp_path / "data", {"train": {"cat": 320, "dog": 80}, "test": {"cat": 40, "dog": 40}}
+    )
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    straight = tmp_path / "straight"
+    subprocess.run(_train_cmd(root, straight), check=True, env=env, capture_output=True)
+
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(
+        _train_cmd(root, killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.time() + 120
+    while (
+        not (killed / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None
+    ):
+        time.sleep(0.02)
+    time.sleep(0.3)  # into the next epoch
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "result.json").exists()
+    done_epoch = torch.load(killed / "checkpoint.pt", weights_only=True)["epoch"]
+    assert 1 <= done_epoch < 4
+
+    subprocess.run(_train_cmd(root, killed), check=True, env=env, capture_output=True)
+    a = json.loads((straight / "log.json").read_text())
+    b = json.loads((killed / "log.json").read_text())
+    assert _metrics_only(a) == _metrics_only(b)
+    assert (
+        json.loads((straight / "result.json").read_text())["final"]
+        == json.loads((killed / "result.json").read_text())["final"]
+    )

@@ -182,6 +182,16 @@ BAD_INPUT = [
     ("bad epochs", ["--data", "{tiny}", "--epochs", "0"], "--epochs must be >= 1"),
     ("unknown model", ["--data", "{tiny}", "--model", "resnet"], "unknown model 'resnet'"),
     (
+        "objective unparsable",
+        ["--data", "{tiny}", "--val", "0.2", "--objective", "recall>0.9"],
+        "cannot parse objective",
+    ),
+    (
+        "objective out of range",
+        ["--data", "{tiny}", "--val", "0.2", "--objective", "recall>=1.5"],
+        "bound must be in (0, 1]",
+    ),
+    (
         "output not writable",
         ["--data", "{tiny}", "--classes", "cat,dog", "--out", "{ROOT}/a-file/run"],
         "not writable",
@@ -353,3 +363,32 @@ def test_model_files_are_loaded_safely(case, tiny_folder, tmp_path, capsys):
     }[case]
     assert expected in err
     assert not (tmp_path / "pwned").exists(), "the pickle payload ran"
+
+
+def test_objective_threshold_is_saved_and_predict_reproduces_the_test_metrics(
+    tiny_folder, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    args = ["train", "--data", tiny_folder, "--classes", "cat,dog", "--ratio", "4", "--epochs", "2",
+            "--val", "0.2", "--objective", "recall>=0.9", "--weight-scheme", "balanced", "--out", out, "--quiet"]  # fmt: skip
+    code, stdout, err = run_cli(args, capsys)
+    assert code == 0, err
+    final = json.loads((out / "result.json").read_text())["final"]
+    assert "threshold" in stdout or "cannot be met" in stdout
+    assert final["operating_point"]["kind"] == "threshold"
+    code, stdout, err = run_cli(["predict", out / "model.pt", tiny_folder / "test"], capsys)
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(stdout)))
+    truth = [Path(r["file"]).parent.name for r in rows]
+    tp = sum(t == "dog" and r["predicted"] == "dog" for t, r in zip(truth, rows, strict=True))
+    assert tp / truth.count("dog") == pytest.approx(final["test_at_point"]["recall"])
+    cm = final["test_at_point"]["confusion_matrix"]
+    assert sum(r["predicted"] == "dog" for r in rows) == cm[0][1] + cm[1][1]
+
+
+def test_objective_without_a_calibration_split_is_refused(tiny_folder, tmp_path, capsys):
+    code, _, err = run_cli(
+        ["train", "--data", tiny_folder, "--objective", "recall>=0.9", "--out", tmp_path / "o"],
+        capsys,
+    )
+    assert code == 2 and "needs a calibration split" in err and not (tmp_path / "o").exists()

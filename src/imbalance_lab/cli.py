@@ -130,7 +130,9 @@ def reproduce_article_cmd(
         progress=not quiet, force=force, workers=workers, echo=_echo(quiet),
     )  # fmt: skip
     click.echo(Path(report["summary"]).read_text().split("\n## ")[0])
-    click.echo(f"wrote {report['summary']}, {report['csv']} and {len(report['plots'])} plots")
+    click.echo(
+        f"wrote {report['summary']}, {report['csv']}, {len(report['plots'])} plots and {_html(report)}"
+    )
 
 
 # --- train -------------------------------------------------------------------------------
@@ -185,6 +187,38 @@ def reproduce_article_cmd(
 @click.option("--lr", type=float, help="Adam learning rate (default 1e-3).")
 @click.option("--seed", type=int, help="Seed (default 0).")
 @click.option("--class-weights", help="Per-class loss weights, e.g. 0.15,0.85.")
+@click.option(
+    "--weight-scheme",
+    type=click.Choice(["balanced", "effective-number"]),
+    help="Class weights from the training counts.",
+)
+@click.option(
+    "--sampler",
+    type=click.Choice(["downsample", "upsample", "weighted-sampler"]),
+    help="Resample the training split.",
+)
+@click.option(
+    "--augment",
+    type=click.Choice(["none", "all", "copies"]),
+    help="Crop+flip every image, or only upsampled copies.",
+)
+@click.option(
+    "--loss",
+    help="Loss from the registry: weighted-ce (default), focal, logit-adjusted, balanced-softmax, ldam.",
+)
+@click.option("--gamma", type=float, help="Focal loss gamma (default 2).")
+@click.option("--tau", type=float, help="Logit-adjusted loss tau (default 1).")
+@click.option(
+    "--drw-at",
+    type=float,
+    help="LDAM: deferred re-weighting from this fraction of the epochs, e.g. 0.8.",
+)
+@click.option(
+    "--objective",
+    help="Choose the operating point on the --val split: max-f1, f-beta:B, recall>=R, precision>=P, balanced-accuracy.",
+)
+@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), help="Optimiser (default adam).")
+@click.option("--weight-decay", type=float, help="L2 weight decay (default 0).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device (default auto).")
 @click.option(
     "--out",
@@ -245,6 +279,12 @@ def train(ctx, config_file, out, force, quiet, **flags):
     click.echo(f"wrote {run_dir}/ (model.pt, log.json, result.json)")
 
 
+def _html(report: dict) -> Path:
+    from imbalance_lab.reports.html import write_html_report
+
+    return write_html_report(Path(report["summary"]).parent)
+
+
 def _config_hash(cfg) -> str:
     return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:10]
 
@@ -263,9 +303,217 @@ def _report_loading(notes: dict, echo) -> None:
 
 def _print_final(final: dict) -> None:
     keys = ("accuracy", "balanced_accuracy", "recall", "precision", "f1")
-    click.echo(f"{'split':<6}" + "".join(f"{k:>19}" for k in keys))
-    for split, metrics in final.items():
-        click.echo(f"{split:<6}" + "".join(f"{metrics[k]:>19.4f}" for k in keys))
+    click.echo(f"{'split':<14}" + "".join(f"{k:>19}" for k in keys))
+    for split in ("train", "val", "test", "test_at_point"):
+        if split in final:
+            click.echo(f"{split:<14}" + "".join(f"{final[split][k]:>19.4f}" for k in keys))
+    if "operating_point" in final:
+        click.echo(final["operating_point"]["message"])
+
+
+@cli.command()
+@click.option(
+    "--preset",
+    type=click.Choice(["article", "cifar10-lt"]),
+    help="Defaults for a known task; flags override them.",
+)
+@click.option("--data", help="Image-folder root, cifar10:DIR, or fashion-mnist:DIR.")
+@click.option("--classes", help="Comma-separated class names; binary: negative,positive.")
+@click.option("--ratio", help="Training-count ratio, e.g. 4 or 4:1.")
+@click.option("--counts", help="Training count per class, e.g. 4800,1200.")
+@click.option(
+    "--long-tail", type=float, help="Exponential long-tail profile with this imbalance factor."
+)
+@click.option("--objective", help="max-f1, f-beta:B, recall>=R, precision>=P or balanced-accuracy.")
+@click.option(
+    "--strategies", help="'all' or a comma-separated list: see 'imbalance-lab strategies'."
+)
+@click.option(
+    "--seeds", type=click.IntRange(min=1), help="Seeds per strategy: 0 .. K-1 (default 3)."
+)
+@click.option("--model", help="Model name from the registry.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Epochs per run.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Batch size.")
+@click.option("--lr", type=float, help="Learning rate.")
+@click.option("--val", help="Calibration split: a fraction of the training data (default 0.2).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Results folder (default results/compare-<preset>).",
+)
+@click.option("--force", is_flag=True, help="Replace another study in --out.")
+@workers_option
+@threads_option
+@quiet_option
+@click.pass_context
+def compare(ctx, preset, out, force, workers, quiet, **flags):
+    """Run every strategy with the same model, budget and seeds; rank them by the
+    objective, measured on the calibration split. Writes compare.md, compare.csv
+    and plots/ (PR curves, confusion matrices, metrics per epoch).
+
+    \b
+    Example:
+      imbalance-lab compare --preset article --data ../shared/datasets/cifar10 --workers 2
+      imbalance-lab compare --data ../shared/datasets/cifar10 --classes cat,dog --ratio 4 \\
+          --objective 'recall>=0.9' --strategies all --seeds 3 --epochs 10
+    """
+    from imbalance_lab.experiments.compare import resolve_compare, run_compare
+
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    if isinstance(overrides.get("classes"), str):
+        overrides["classes"] = tuple(c for c in overrides["classes"].split(",") if c)
+    base, strategies, seeds, objective = resolve_compare(preset, overrides)
+    out = out or f"results/compare-{preset or 'custom'}"
+    report = run_compare(
+        base,
+        strategies,
+        seeds,
+        out,
+        workers=workers,
+        progress=not quiet,
+        force=force,
+        echo=_echo(quiet),
+    )
+    click.echo(Path(report["summary"]).read_text())
+    click.echo(
+        f"wrote {report['summary']}, {report['csv']}, {len(report['plots'])} plots and {_html(report)}"
+    )
+
+
+@cli.command()
+@click.option("--data", help="Image-folder root, cifar10:DIR, or fashion-mnist:DIR.")
+@click.option("--classes", help="Comma-separated class names; binary: negative,positive.")
+@click.option("--ratio", help="Training-count ratio, e.g. 4 or 4:1.")
+@click.option("--counts", help="Training count per class.")
+@click.option(
+    "--objective",
+    default="recall>=0.9",
+    show_default=True,
+    help="Objective on the calibration split.",
+)
+@click.option(
+    "--params",
+    default="weight",
+    show_default=True,
+    help="What to search: weight, lr, epochs, gamma, tau, strategy.",
+)
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    default=12,
+    show_default=True,
+    help="Completed trials wanted.",
+)
+@click.option(
+    "--grid",
+    is_flag=True,
+    help="The article's hand iteration: the minority weight on an even grid of --trials values.",
+)
+@click.option(
+    "--storage",
+    help="Optuna storage URL, e.g. postgresql://user:pw@host/db (default: SQLite in --out).",
+)
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="Stop unpromising trials early on the per-epoch calibration objective.",
+)
+@click.option(
+    "--model", default="article-convnet", show_default=True, help="Model name from the registry."
+)
+@click.option(
+    "--epochs", type=click.IntRange(min=1), default=10, show_default=True, help="Epochs per trial."
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the data, the trials and the sampler.",
+)
+@click.option(
+    "--val",
+    default="0.2",
+    show_default=True,
+    help="Calibration split: a fraction of the training data.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="results/sweep",
+    show_default=True,
+    help="Results folder.",
+)
+@workers_option
+@quiet_option
+def sweep(data, classes, ratio, counts, objective, params, trials, grid, storage, prune, model, epochs, seed, val,
+          out, workers, quiet):  # fmt: skip
+    """Search class weights (and optionally lr, epochs, gamma, tau, strategy) for an
+    objective measured on the calibration split, with Optuna. Rerunning the same
+    command continues the study; trials of a killed run are retried.
+
+    \b
+    Example (the article's task, 12 trials on 2 processes):
+      imbalance-lab sweep --data ../shared/datasets/cifar10 --classes cat,dog --ratio 4 \\
+          --objective 'recall>=0.9' --trials 12 --workers 2
+    """
+    from imbalance_lab.config import RunConfig
+    from imbalance_lab.experiments.sweep import make_spec, run_sweep
+
+    if not data:
+        raise ConfigError("--data is required")
+    values = {
+        "data": data,
+        "model": model,
+        "epochs": epochs,
+        "seed": seed,
+        "val": val,
+        "objective": objective,
+    }
+    values.update(
+        {k: v for k, v in (("classes", classes), ("ratio", ratio), ("counts", counts)) if v}
+    )
+    base = RunConfig.from_dict(values, source="sweep")
+    spec = make_spec(
+        base, Path(out), params=params, trials=trials, grid=grid, storage=storage, prune=prune
+    )
+    report = run_sweep(spec, out, workers=workers, progress=not quiet, echo=_echo(quiet))
+    click.echo(Path(report["summary"]).read_text().split("\n## Trials")[0])
+    click.echo(
+        f"wrote {report['summary']}, {report['csv']}, {len(report['plots'])} plots and {_html(report)}"
+    )
+
+
+@cli.command()
+@click.argument("results_dir", type=click.Path(file_okay=False))
+def report(results_dir):
+    """Write RESULTS_DIR/report.html: one self-contained page (config, class counts,
+    sample images, metric curves, PR curves, confusion matrices, tables) that opens
+    with no server. reproduce, compare and sweep write it when they finish.
+
+    \b
+    Example:
+      imbalance-lab report results/article
+    """
+    from imbalance_lab.reports.html import write_html_report
+
+    if not Path(results_dir).is_dir():
+        raise ConfigError(f"results folder not found: {results_dir}")
+    click.echo(f"wrote {write_html_report(results_dir)}")
+
+
+@cli.command()
+def strategies():
+    """List the imbalance strategies that compare runs.
+
+    \b
+    Example:
+      imbalance-lab strategies
+    """
+    from imbalance_lab.strategies.registry import STRATEGIES
+
+    for strategy in STRATEGIES.values():
+        click.echo(f"{strategy.name:<18} {strategy.summary}")
 
 
 @cli.command()

@@ -58,8 +58,10 @@ def _choose_threshold(y_true, scores, objective) -> OperatingPoint:
     best, best_key = None, None
     for t in candidates:
         m = classification_metrics(y_true, (p >= t).astype(np.int64), 2)
-        # Rank by the objective; among ties prefer the higher threshold (fewer alarms).
-        key = (objective.score(m), t)
+        # Rank by the objective; among ties prefer more of the constrained metric (the
+        # margin that makes the bound likelier to hold on new data), then fewer alarms.
+        margin = m[objective.constrained_metric] if objective.constrained else 0.0
+        key = (objective.score(m), margin, t)
         if best_key is None or key > best_key:
             best, best_key = (float(t), m), key
     t, m = best

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,13 +76,11 @@ def run_all(
         remaining = set(futures)
         try:
             while remaining:
-                done, remaining = wait(remaining, return_when=FIRST_EXCEPTION)
+                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
                 for future in done:
                     future.result()  # re-raises a worker's error here
                     bar.update()
-                    bar.write(f"finished {futures[future].name}") if progress else echo(
-                        f"finished {futures[future].name}"
-                    )
+                    (bar.write if progress else echo)(f"finished {futures[future].name}")
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise

@@ -42,3 +42,7 @@ __all__ = [
     "parse_class_weights",
     "register_loss",
 ]
+
+from imbalance_lab.strategies.registry import STRATEGIES, Strategy, parse_strategies, strategy_names  # noqa: E402
+
+__all__ += ["STRATEGIES", "Strategy", "parse_strategies", "strategy_names"]

@@ -118,12 +118,16 @@ def fit(
     warn=print,
     force: bool = False,
     model: nn.Module | None = None,
+    on_epoch=None,
+    evaluate_test: bool = True,
 ) -> TrainResult:
     """Train ``cfg.model`` on ``task.train``; log train/val metrics every epoch.
 
     With ``out_dir``, a checkpoint is written after every epoch and an interrupted
     run with the same config resumes from it. Nothing is ever chosen on the test
-    split: the model returned is the one after the last epoch.
+    split: the model returned is the one after the last epoch. ``on_epoch(epoch,
+    val_metrics)`` is called after each epoch's checkpoint (a sweep reports to its
+    pruner there); ``evaluate_test=False`` leaves the test split untouched.
     """
     set_threads(cfg.threads)
     device = resolve_device(cfg.device)
@@ -160,7 +164,7 @@ def fit(
 
     if isinstance(model, MajorityClassifier):  # the mock model: nothing to learn by gradient
         model.fit(train.labels)
-        return _finish(cfg, task, model, log, out, loss_fn, device, bf16, resumed=0)
+        return _finish(cfg, task, model, log, out, loss_fn, device, bf16, 0, evaluate_test)
 
     if cfg.optimizer == "sgd":
         optimizer = torch.optim.SGD(
@@ -264,12 +268,16 @@ def fit(
                         "log": json.dumps(log),
                     },
                 )
+            if on_epoch is not None:
+                on_epoch(epoch, val_metrics)
     finally:
         bar.close()
-    return _finish(cfg, task, model, log, out, loss_fn, device, bf16, resumed=start_epoch)
+    return _finish(cfg, task, model, log, out, loss_fn, device, bf16, start_epoch, evaluate_test)
 
 
-def _finish(cfg, task, model, log, out, loss_fn, device, bf16, resumed) -> TrainResult:
+def _finish(
+    cfg, task, model, log, out, loss_fn, device, bf16, resumed, evaluate_test=True
+) -> TrainResult:
     final = {}
     if "training_accuracy_per_epoch" in log:
         for split, prefix in (("train", "training"), ("val", "validation")):
@@ -289,7 +297,7 @@ def _finish(cfg, task, model, log, out, loss_fn, device, bf16, resumed) -> Train
     # Probabilities on the validation (calibration) and test splits: PR curves, AP, ROC-AUC.
     scores = {"val": predict_scores(model, task.val, device, bf16).numpy()}
     final["val"].update(score_metrics(task.val.labels.numpy(), scores["val"]))
-    if not task.val_is_test:
+    if not task.val_is_test and evaluate_test:
         scores["test"] = predict_scores(model, task.test, device, bf16).numpy()
         final["test"], _ = _evaluate(model, task.test, loss_fn, device, bf16)
         final["test"].update(score_metrics(task.test.labels.numpy(), scores["test"]))
@@ -301,11 +309,8 @@ def _finish(cfg, task, model, log, out, loss_fn, device, bf16, resumed) -> Train
         point = choose_operating_point(
             task.val.labels.numpy(), scores["val"], parse_objective(cfg.objective), prior
         )
-        test_labels = task.test.labels.numpy()
-        at_point = classification_metrics(
-            test_labels, predict_at(scores["test"], point, prior), task.num_classes
-        )
-        final["test_at_point"] = {**at_point, **score_metrics(test_labels, scores["test"])}
+        if "test" in scores:
+            final["test_at_point"] = test_metrics_at(task, scores["test"], point, prior)
         final["operating_point"] = {
             "kind": point.kind, "value": point.value, "met_on_calibration": point.met,
             "objective": cfg.objective, "calibration": point.calibration, "message": point.message,
@@ -331,6 +336,14 @@ def _finish(cfg, task, model, log, out, loss_fn, device, bf16, resumed) -> Train
         )
         remove_checkpoints(out)
     return TrainResult(model, log, final, out, resumed)
+
+
+def test_metrics_at(task: Task, test_scores: np.ndarray, point, prior) -> dict:
+    labels = task.test.labels.numpy()
+    metrics = classification_metrics(
+        labels, predict_at(test_scores, point, prior), task.test.num_classes
+    )
+    return {**metrics, **score_metrics(labels, test_scores)}
 
 
 def model_meta(cfg: RunConfig, task: Task) -> dict:

@@ -1,0 +1,376 @@
+"""``sweep``: search class weights (and more) for an objective, with Optuna.
+
+The article found its (0.15, 0.85) weights by hand and said the search "requires a
+lot of iterations". A sweep runs those iterations: every trial trains on the
+training part, chooses its operating point on the calibration split and reports
+the objective there. The test split is scored once, for the best trial, at the end.
+
+Storage is an Optuna RDB storage with heartbeats: a SQLite file in the results
+folder by default, or ``--storage postgresql://...`` so workers on several machines
+share one study. A worker killed mid-trial stops beating; once its grace period
+has passed the trial is marked failed and re-queued with the same parameters, and
+the retry resumes from the trial's last per-epoch checkpoint. Exactly ``--trials``
+trials complete: a worker only starts a trial while fewer than that are complete
+or running ahead of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from imbalance_lab.config import RunConfig
+from imbalance_lab.errors import ConfigError, OutputError, closest
+from imbalance_lab.evaluation.objectives import parse_objective
+from imbalance_lab.io import atomic_write_json
+
+SEARCHABLE = ("weight", "lr", "epochs", "gamma", "tau", "strategy")
+HEARTBEAT_S = 5  # seconds between a running trial's heartbeats
+GRACE_S = 20  # a trial silent for this long belongs to a dead worker
+POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    base: RunConfig  # the config every trial starts from (objective and --val set)
+    params: tuple[str, ...]  # what is searched, from SEARCHABLE
+    trials: int  # completed trials wanted
+    grid: bool  # the article's hand iteration: minority weight on an even grid
+    storage: str  # Optuna storage URL
+    study_name: str  # derived from base + params, so the same command continues the study
+    prune: bool  # stop unpromising trials on the per-epoch calibration objective
+
+
+def parse_params(text: str | None) -> tuple[str, ...]:
+    names = tuple(p.strip() for p in (text or "weight").split(",") if p.strip())
+    for name in names:
+        if name not in SEARCHABLE:
+            raise ConfigError(
+                f"cannot search {name!r}{closest(name, SEARCHABLE)}; searchable: {', '.join(SEARCHABLE)}"
+            )
+    if len(set(names)) != len(names):
+        raise ConfigError(f"--params names a parameter twice: {text}")
+    return names
+
+
+def make_spec(base: RunConfig, out: Path, *, params: str | None, trials: int, grid: bool,
+              storage: str | None, prune: bool) -> SweepSpec:  # fmt: skip
+    if trials < 1:
+        raise ConfigError(f"--trials must be >= 1, got {trials}")
+    if base.objective is None:
+        raise ConfigError("sweep needs --objective, e.g. 'recall>=0.9'")
+    chosen = parse_params(params)
+    if grid and chosen != ("weight",):
+        raise ConfigError("--grid searches the minority weight only; drop --params or --grid")
+    if grid and len(base.classes) != 2:
+        raise ConfigError("--grid needs a binary task (two --classes)")
+    key = json.dumps({"base": base.identity(), "params": chosen, "grid": grid}, sort_keys=True)
+    name = "sweep-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+    url = storage or f"sqlite:///{(out / 'optuna.sqlite3').resolve()}"
+    return SweepSpec(base, chosen, trials, grid, url, name, prune)
+
+
+def trial_config(spec: SweepSpec, trial) -> RunConfig:
+    """The RunConfig of one trial, from the parameters Optuna suggests."""
+    from imbalance_lab.strategies.registry import STRATEGIES
+
+    cfg, n = spec.base, max(len(spec.base.classes), 2)
+    changes: dict = {}
+    if "weight" in spec.params:
+        if n == 2:
+            # The article's convention: (1 - w) for the majority, w for the minority.
+            # With --grid, Optuna's GridSampler supplies w from the grid.
+            w = round(trial.suggest_float("weight", 0.0, 1.0), 4)
+            changes["class_weights"] = (round(1.0 - w, 4), w)
+        else:
+            changes["class_weights"] = tuple(
+                round(trial.suggest_float(f"weight_{c}", 0.01, 1.0, log=True), 4)
+                for c in cfg.classes
+            )
+    if "lr" in spec.params:
+        changes["lr"] = trial.suggest_float("lr", 1e-4, 1e-2, log=True)
+    if "epochs" in spec.params:
+        changes["epochs"] = trial.suggest_int("epochs", max(1, cfg.epochs // 2), cfg.epochs * 2)
+    if "gamma" in spec.params:
+        changes["gamma"] = trial.suggest_float("gamma", 0.0, 5.0)
+        changes.setdefault("loss", "focal")
+    if "tau" in spec.params:
+        changes["tau"] = trial.suggest_float("tau", 0.0, 2.0)
+        changes.setdefault("loss", "logit-adjusted")
+    if "strategy" in spec.params:
+        name = trial.suggest_categorical("strategy", list(STRATEGIES))
+        for key, value in STRATEGIES[name].changes.items():
+            changes.setdefault(key, value)
+    if changes.get("class_weights") is not None and changes.get("loss") == "ldam":
+        changes.pop("class_weights")
+    if "class_weights" in changes:
+        changes["weight_scheme"] = None
+    return cfg.replace(**changes)
+
+
+def _storage(url: str):
+    import warnings
+
+    import optuna
+    from optuna.storages import RDBStorage
+
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # A trial silent for GRACE_S is failed and re-queued with the same parameters (3 tries).
+    try:
+        from optuna.storages import RetryHeartbeatStaleTrialCallback  # Optuna >= 4.9
+
+        retry = {"heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=3)}
+    except ImportError:
+        from optuna.storages import RetryFailedTrialCallback
+
+        retry = {"failed_trial_callback": RetryFailedTrialCallback(max_retry=3)}
+    engine = (
+        {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    )
+    try:
+        return RDBStorage(
+            url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, engine_kwargs=engine, **retry
+        )
+    except Exception as exc:  # noqa: BLE001  (drivers raise many types; the user needs one line)
+        raise ConfigError(
+            f"cannot open Optuna storage {_safe_url(url)}: {str(exc).splitlines()[0][:200]}"
+        ) from None
+
+
+def _load_study(spec: SweepSpec):
+    import optuna
+
+    # --grid enqueues its points once (see run_sweep); ask/tell with Optuna's GridSampler
+    # would call Study.stop outside optimize().
+    # Unseeded on purpose: workers (and reruns) with one seed would all propose the same
+    # points. Every trial's parameters are stored, so the study stays reproducible.
+    sampler = optuna.samplers.TPESampler()
+    pruner = (
+        optuna.pruners.MedianPruner(n_warmup_steps=2) if spec.prune else optuna.pruners.NopPruner()
+    )
+    objective = parse_objective(spec.base.objective)
+    storage = _storage(spec.storage)
+    for attempt in range(10):
+        try:
+            study = optuna.create_study(
+                study_name=spec.study_name, storage=storage, sampler=sampler, pruner=pruner,
+                direction="maximize", load_if_exists=True,
+            )  # fmt: skip
+            return study, objective
+        except Exception:  # noqa: BLE001  (two machines creating the study at once: load it)
+            if attempt == 9:
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
+
+
+class Heartbeat:
+    """Beats for one trial from a background thread, as Study.optimize would.
+
+    The sweep drives Optuna with ask/tell, which records no heartbeat by itself; without
+    one a killed worker's trial would stay RUNNING for ever instead of being retried.
+    """
+
+    def __init__(self, study, trial):
+        import threading
+
+        self.storage, self.trial_id = study._storage, trial._trial_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self.stop.wait(HEARTBEAT_S):
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except Exception:  # noqa: BLE001  (a locked SQLite file: beat again next time)
+                continue
+
+    def __enter__(self):
+        self.storage.record_heartbeat(self.trial_id)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def _count(study, state) -> list:
+    return study.get_trials(deepcopy=False, states=(state,))
+
+
+def worker(spec: SweepSpec, out: Path, worker_id: int, threads: int) -> int:
+    """One worker's loop; returns how many trials it completed."""
+    os.environ["IMBALANCE_LAB_THREADS"] = str(threads)
+    import optuna
+    from optuna.storages import fail_stale_trials
+    from optuna.trial import TrialState
+
+    from imbalance_lab.data.task import build_task
+    from imbalance_lab.training.trainer import TrainResult, finished, fit
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study, objective = _load_study(spec)
+    task_cache: dict[str, object] = {}
+    done = 0
+    while True:
+        fail_stale_trials(study)  # a dead worker's trial -> FAIL, and re-queued with its params
+        complete = len(_count(study, TrialState.COMPLETE))
+        running = _count(study, TrialState.RUNNING)
+        if complete >= spec.trials:
+            return done
+        if complete + len(running) >= spec.trials:
+            time.sleep(
+                POLL_S
+            )  # the last trials are running elsewhere (or about to be declared dead)
+            continue
+        trial = study.ask()
+        study._storage.record_heartbeat(trial._trial_id)
+        ahead = [
+            t
+            for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            if t.number < trial.number
+        ]
+        if complete + len(ahead) >= spec.trials:
+            # Another worker asked first for the last slot: give this one back.
+            study.tell(trial, state=TrialState.FAIL)
+            time.sleep(POLL_S)
+            continue
+        cfg = trial_config(spec, trial)
+        run_dir = out / "trials" / _run_key(cfg)
+        data_key = json.dumps({k: v for k, v in cfg.to_dict().items() if k in ("data", "classes", "ratio", "counts", "long_tail", "size", "image_size", "val", "seed", "skip_bad_images")})  # fmt: skip
+        if data_key not in task_cache:
+            task_cache[data_key] = build_task(cfg)
+
+        def report(epoch, val_metrics, trial=trial):
+            trial.report(objective.score(val_metrics), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+
+        try:
+            with Heartbeat(study, trial):
+                # A retry of a trial whose training had finished reuses it: never train twice.
+                done_before = finished(run_dir, cfg)
+                result = TrainResult(None, {}, done_before["final"], run_dir) if done_before else fit(cfg, task_cache[data_key], out_dir=run_dir, progress=False, warn=lambda *_: None,
+                             on_epoch=report if spec.prune else None, evaluate_test=False)  # fmt: skip
+        except optuna.TrialPruned:
+            study.tell(trial, state=TrialState.PRUNED)
+            continue
+        point = result.final["operating_point"]
+        attrs = {
+            "run_dir": str(run_dir.relative_to(out)),
+            "calibration": _small(point["calibration"]),
+            "calibration_default": _small(result.final["val"]),
+            "operating_point": {
+                k: point[k] for k in ("kind", "value", "met_on_calibration", "message")
+            },
+            "class_weights": list(cfg.class_weights) if cfg.class_weights else None,
+        }
+        try:
+            for key, value in attrs.items():
+                trial.set_user_attr(key, value)
+            study.tell(trial, objective.score(point["calibration"]))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue  # declared dead meanwhile; its retry reuses the finished run above
+        done += 1
+
+
+def _small(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if isinstance(v, float | int)}
+
+
+def _run_key(cfg: RunConfig) -> str:
+    # Same parameters -> same folder: a retried trial resumes the killed one's checkpoints.
+    return hashlib.sha256(json.dumps(cfg.identity(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def run_sweep(
+    spec: SweepSpec, out: str | Path, *, workers: int = 1, progress: bool = True, echo=print
+) -> dict:
+    out = Path(out)
+    _claim(out, spec)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    echo(f"study {spec.study_name} in {_safe_url(spec.storage)}: {spec.trials} trials, "
+         f"{workers} worker(s) x {threads} thread(s)")  # fmt: skip
+    study, _ = _load_study(spec)  # create it once, before the workers race to
+    if spec.grid and not study.get_trials(deepcopy=False):
+        for w in np.linspace(0.0, 1.0, spec.trials):
+            study.enqueue_trial({"weight": round(float(w), 4)})
+    if workers == 1:
+        _monitor_and_run(spec, out, [], progress, echo, inline=True, threads=threads)
+    else:
+        context = multiprocessing.get_context("spawn")
+        procs = [
+            context.Process(target=worker, args=(spec, out, i, threads), daemon=False)
+            for i in range(workers)
+        ]
+        for p in procs:
+            p.start()
+        try:
+            _monitor_and_run(spec, out, procs, progress, echo, inline=False, threads=threads)
+        finally:
+            for p in procs:
+                if p.is_alive():
+                    p.terminate()
+        bad = [p.exitcode for p in procs if p.exitcode not in (0, None)]
+        if bad:
+            raise OutputError(
+                f"{len(bad)} sweep worker(s) failed (exit codes {bad}); rerun the same command to continue"
+            )
+    from imbalance_lab.reports.sweep import write_sweep_report
+
+    return write_sweep_report(out, spec)
+
+
+def _monitor_and_run(spec, out, procs, progress, echo, inline, threads):
+    from optuna.trial import TrialState
+    from tqdm.auto import tqdm
+
+    if inline:
+        with tqdm(total=spec.trials, desc="trials", unit="trial", disable=not progress) as bar:
+            study, _ = _load_study(spec)
+            bar.update(len(_count(study, TrialState.COMPLETE)))
+            worker(spec, out, 0, threads)
+            bar.update(spec.trials - bar.n)
+        return
+    study, _ = _load_study(spec)
+    with tqdm(total=spec.trials, desc="trials", unit="trial", disable=not progress) as bar:
+        while any(p.is_alive() for p in procs):
+            n = len(_count(study, TrialState.COMPLETE))
+            bar.update(n - bar.n)
+            time.sleep(1.0)
+        bar.update(len(_count(study, TrialState.COMPLETE)) - bar.n)
+
+
+def _safe_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _claim(out: Path, spec: SweepSpec) -> None:
+    path = out / "sweep.json"
+    record = {"study": "sweep", "study_name": spec.study_name, "base": spec.base.identity(),
+              "params": list(spec.params), "trials": spec.trials, "grid": spec.grid,
+              "storage": _safe_url(spec.storage)}  # fmt: skip
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = {}
+        if old.get("study_name") != spec.study_name:
+            raise OutputError(f"{out} holds another sweep; choose another --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"output folder {out} is not writable: {exc.strerror or exc}") from None
+    atomic_write_json(path, record)
+    atomic_write_json(out / "study.json", {"study": "sweep", **record})

@@ -1,0 +1,92 @@
+import csv
+import io
+import json
+
+import pytest
+
+from imbalance_lab.errors import ConfigError
+from imbalance_lab.experiments.compare import resolve_compare
+from imbalance_lab.strategies.registry import STRATEGIES, parse_strategies
+from tests.test_cli import run_cli
+
+
+def test_compare_ranks_strategies_and_writes_table_plots_and_config(tiny_folder, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    args = ["compare", "--data", tiny_folder, "--classes", "cat,dog", "--ratio", "4", "--objective", "recall>=0.9",
+            "--strategies", "baseline,class-weights,upsample", "--seeds", "2", "--epochs", "2", "--out", out, "--quiet"]  # fmt: skip
+    code, stdout, err = run_cli(args, capsys)
+    assert code == 0, err
+    for name in ("baseline", "class-weights", "upsample"):
+        for seed in (0, 1):
+            result = json.loads((out / name / f"seed-{seed}" / "result.json").read_text())
+            point = result["final"]["operating_point"]
+            assert point["kind"] == "threshold" and point["objective"] == "recall>=0.9"
+            assert result["data"]["train"] == {
+                "cat": 32,
+                "dog": 8,
+            }  # 40:10, minus the 0.2 calibration split
+            assert result["data"]["val"] == {"cat": 8, "dog": 2}
+    rows = list(csv.DictReader(io.StringIO((out / "compare.csv").read_text())))
+    assert [int(r["rank"]) for r in rows] == [1, 2, 3]
+    calibration = [float(r["calibration_precision"]) for r in rows]
+    assert calibration == sorted(calibration, reverse=True)
+    assert {
+        "test_at_point_recall_mean",
+        "test_at_point_recall_ci95_low",
+        "test_roc_auc_std",
+    } <= set(rows[0])
+    for plot in ("pr-curves.png", "confusion-matrices.png", "metrics-per-epoch.png"):
+        assert (out / "plots" / plot).stat().st_size > 1000
+    assert json.loads((out / "config.json").read_text())["base"]["objective"] == "recall>=0.9"
+    assert "| 1 |" in (out / "compare.md").read_text()
+    # Upsampling happened on the training split only: the calibration split is untouched.
+    # Upsampling fed 32 cats + 32 dogs per epoch, all drawn from the 40 training images.
+    up = json.loads((out / "upsample" / "seed-0" / "result.json").read_text())["final"]
+    assert up["train"]["confusion_matrix"][0][0] + up["train"]["confusion_matrix"][0][1] == 32
+    assert sum(up["train"]["confusion_matrix"][1]) == 32
+    assert sum(map(sum, up["val"]["confusion_matrix"])) == 10
+
+
+def test_the_article_preset_resolves_to_the_articles_task():
+    base, strategies, seeds, objective = resolve_compare("article", {"data": "somewhere"})
+    assert base.classes == ("cat", "dog") and base.ratio == "4" and base.model == "article-convnet"
+    assert base.epochs == 10 and seeds == 3 and objective == "recall>=0.9" and base.val == "0.2"
+    assert [s.name for s in strategies] == list(STRATEGIES)
+
+
+def test_the_cifar10_lt_preset_shortens_its_schedule_proportionally():
+    full, *_ = resolve_compare("cifar10-lt", {"data": "x"})
+    assert (full.long_tail, full.model, full.epochs, full.batch_size) == (
+        100.0,
+        "resnet32",
+        200,
+        128,
+    )
+    assert (full.optimizer, full.lr, full.momentum, full.weight_decay) == ("sgd", 0.1, 0.9, 2e-4)
+    assert full.warmup_epochs == 5 and full.lr_steps == ((0.8, 0.01), (0.9, 0.0001))
+    short, *_ = resolve_compare("cifar10-lt", {"data": "x", "epochs": 20})
+    assert short.warmup_epochs == 0.5 and short.epochs == 20
+    from imbalance_lab.training.schedule import lr_at
+
+    assert lr_at(short, 15, 0, 10) == pytest.approx(0.1)
+    assert lr_at(short, 16, 0, 10) == pytest.approx(0.1 * 0.01)  # epoch 160 of 200
+    assert lr_at(short, 18, 0, 10) == pytest.approx(0.1 * 0.0001)  # epoch 180 of 200
+    assert lr_at(short, 0, 0, 10) < 0.1  # warming up
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("baselin", "did you mean 'baseline'"),
+        ("focal,focal", "given twice"),
+        ("nope", "choose 'all' or from"),
+    ],
+)
+def test_bad_strategy_lists(text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_strategies(text)
+
+
+def test_compare_refuses_the_test_split_for_calibration():
+    with pytest.raises(ConfigError, match="calibration split"):
+        resolve_compare("article", {"data": "x", "val": "test"})

@@ -27,7 +27,7 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 bench: venv
-	PYTHONPATH=. $(BIN)/python -m bench.run --data "$(DATA)"
+	PYTHONPATH=. $(BIN)/python -m bench.run --data "$(DATA)" $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) results .pytest_cache .ruff_cache

@@ -1,8 +1,10 @@
-"""``make bench``: figures and ratios, measured side by side in one process. Not a test.
+"""``make bench``: figures and ratios, measured side by side in one session. Not a test.
 
-Trains the article's ConvNet on the article's 4:1 set (4800 cats + 1200 dogs, 3
-epochs, validation on the 2000 test images) with the project's trainer and with a
-plain re-statement of the article's loop, and prints images per second for each.
+1. Trains the article's ConvNet on the article's 4:1 set (4800 cats + 1200 dogs, 3
+   epochs, validation on the 2000 test images) with the project's trainer and with a
+   plain re-statement of the article's loop; prints images per second and the ratio.
+2. Times one sweep with 1 worker and with 2 workers (`--skip-sweep` to leave out).
+3. Times `compare --preset article` (about 17 minutes; `--skip-compare` to leave out).
 """
 
 from __future__ import annotations
@@ -54,17 +56,67 @@ def bench_trainer_vs_article(data: str, epochs: int, repeats: int) -> None:
     print(f"speed-up            : {best_ours / best_theirs:5.2f}x")
 
 
+def _timed(cmd: list[str]) -> float:
+    import subprocess
+    import sys
+
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "imbalance_lab", *cmd, "--quiet"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def bench_sweep_workers(data: str, trials: int, epochs: int) -> None:
+    """Wall time of one sweep with 1 worker (2 threads) and with 2 workers (1 thread each)."""
+    import tempfile
+
+    print(f"sweep, article task: {trials} trials x {epochs} epochs, objective recall>=0.9")
+    times = {}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as out:
+            times[workers] = _timed(["sweep", "--data", data, "--classes", "cat,dog", "--ratio", "4",
+                                     "--trials", str(trials), "--epochs", str(epochs),
+                                     "--workers", str(workers), "--out", out])  # fmt: skip
+        print(f"  {workers} worker(s): {times[workers]:7.1f} s wall")
+    print(f"  2 workers vs 1: {times[1] / times[2]:5.2f}x faster")
+
+
+def bench_compare_preset(data: str) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out:
+        seconds = _timed(
+            ["compare", "--preset", "article", "--data", data, "--workers", "2", "--out", out]
+        )
+    print(
+        f"compare --preset article (10 strategies x 3 seeds x 10 epochs, 2 workers): {seconds / 60:5.1f} min wall"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default=os.environ.get("DATA", "../shared/datasets/cifar10"))
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--skip-sweep", action="store_true", help="skip the sweep 1-vs-2-worker timing"
+    )
+    parser.add_argument(
+        "--skip-compare", action="store_true", help="skip the ~17 min compare preset"
+    )
     args = parser.parse_args()
     threads = set_threads(None)
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, {threads} threads"
     )
     bench_trainer_vs_article(args.data, args.epochs, args.repeats)
+    if not args.skip_sweep:
+        bench_sweep_workers(args.data, trials=8, epochs=3)
+    if not args.skip_compare:
+        bench_compare_preset(args.data)
 
 
 if __name__ == "__main__":

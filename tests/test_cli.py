@@ -392,3 +392,22 @@ def test_objective_without_a_calibration_split_is_refused(tiny_folder, tmp_path,
         capsys,
     )
     assert code == 2 and "needs a calibration split" in err and not (tmp_path / "o").exists()
+
+
+def test_resume_flag_needs_a_run_to_continue(tiny_folder, tmp_path, capsys):
+    args = [
+        "train",
+        "--data",
+        tiny_folder,
+        "--classes",
+        "cat,dog",
+        "--epochs",
+        "1",
+        "--out",
+        tmp_path / "r",
+        "--quiet",
+    ]
+    code, _, err = run_cli([*args, "--resume"], capsys)
+    assert code == 2 and "holds no run to continue" in err
+    assert run_cli(args, capsys)[0] == 0
+    assert run_cli([*args, "--resume"], capsys)[0] == 0

@@ -226,11 +226,16 @@ def reproduce_article_cmd(
     help="Run folder (default results/train-<config hash>).",
 )
 @click.option("--force", is_flag=True, help="Replace another run in --out.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Insist on continuing the run in --out (rerunning does it anyway); error if there is none.",
+)
 @threads_option
 @bf16_option
 @quiet_option
 @click.pass_context
-def train(ctx, config_file, out, force, quiet, **flags):
+def train(ctx, config_file, out, force, resume, quiet, **flags):
     """Train one configuration and write its log, model and metrics.
 
     Rerunning the same command resumes a killed run from its last epoch, or reports the
@@ -258,6 +263,12 @@ def train(ctx, config_file, out, force, quiet, **flags):
         raise ConfigError("--data is required (or 'data' in the --config file)")
     cfg = RunConfig.from_dict(values, source=config_file or "flags")
     run_dir = Path(out) if out else Path("results") / f"train-{_config_hash(cfg)}"
+    if resume and not any(
+        (run_dir / n).exists() for n in ("checkpoint.pt", "checkpoint.prev.pt", "result.json")
+    ):
+        raise ConfigError(
+            f"--resume: {run_dir} holds no run to continue (no checkpoint.pt or result.json)"
+        )
     done = None if force else finished(run_dir, cfg)
     if done is None:
         task = build_task(cfg)

@@ -147,6 +147,11 @@ BAD_INPUT = [
         "finite and > 0",
     ),
     (
+        "counts zero",
+        ["--data", "{tiny}", "--classes", "cat,dog", "--counts", "0,10"],
+        "finite and > 0",
+    ),
+    (
         "counts too large",
         ["--data", "{tiny}", "--classes", "cat,dog", "--counts", "400,10"],
         "needs 400 'cat' training images, but only 40 exist",

@@ -122,6 +122,9 @@ def _storage(url: str):
     from optuna.storages import RDBStorage
 
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    # We drive heartbeats ourselves (see Heartbeat), which Optuna warns about.
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     # A trial silent for GRACE_S is failed and re-queued with the same parameters (3 tries).
     try:
         from optuna.storages import RetryHeartbeatStaleTrialCallback  # Optuna >= 4.9

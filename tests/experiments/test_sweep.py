@@ -137,9 +137,7 @@ def postgres(tmp_path_factory):
     subprocess.run([*as_user, str(pg / "pg_ctl"), "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"), "start"],
                    check=True, capture_output=True)  # fmt: skip
     try:
-        subprocess.run([str(pg / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "sweeps"],
-                       check=True, capture_output=True)  # fmt: skip
-        yield f"postgresql://postgres@127.0.0.1:{port}/sweeps"
+        yield f"postgresql://postgres@127.0.0.1:{port}"
     finally:
         subprocess.run(
             [*as_user, str(pg / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
@@ -148,8 +146,17 @@ def postgres(tmp_path_factory):
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _database(server: str, name: str) -> str:
+    """A fresh database per test, so that two tests never share one study."""
+    port = server.rsplit(":", 1)[1]
+    subprocess.run([str(_pg_bin() / "createdb"), "-h", "127.0.0.1", "-p", port, "-U", "postgres", name],
+                   check=True, capture_output=True)  # fmt: skip
+    return f"{server}/{name}"
+
+
 def test_two_workers_share_one_postgres_study_and_survive_a_kill(sweep_data, tmp_path, postgres):
-    complete = _kill_mid_trial_then_rerun(sweep_data, tmp_path / "pg-sweep", postgres, trials=5)
+    storage = _database(postgres, "kill")
+    complete = _kill_mid_trial_then_rerun(sweep_data, tmp_path / "pg-sweep", storage, trials=5)
     assert len({tuple(sorted(t.params.items())) for t in complete}) == len(complete)
 
 
@@ -158,7 +165,8 @@ def test_two_commands_on_one_postgres_study_complete_every_trial_once(
 ):
     # Two separate commands (as on two machines) share one study through the server.
     out = tmp_path / "pg-two"
-    cmd = _cmd(sweep_data, out, 4, 1, postgres)
+    storage = _database(postgres, "two")
+    cmd = _cmd(sweep_data, out, 4, 1, storage)
     first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     time.sleep(1.0)
     second = subprocess.run(cmd, capture_output=True, timeout=300)
@@ -166,5 +174,5 @@ def test_two_commands_on_one_postgres_study_complete_every_trial_once(
     assert first.returncode == 0 and second.returncode == 0, second.stderr.decode()[-2000:]
     from optuna.trial import TrialState
 
-    complete = _states(_study(out, postgres))[TrialState.COMPLETE]
+    complete = _states(_study(out, storage))[TrialState.COMPLETE]
     assert len(complete) == 4 and len({t.number for t in complete}) == 4

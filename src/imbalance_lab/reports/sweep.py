@@ -80,6 +80,16 @@ def _best(out: Path, study, complete, spec) -> dict:
     except (OSError, ValueError):
         pass
     run_dir = out / trial.user_attrs["run_dir"]
+    if not (run_dir / "result.json").exists():
+        # Another machine sharing the study (PostgreSQL) ran it: its model is there.
+        summary = {
+            "trial": trial.number,
+            "parameters": ", ".join(f"{k}={v}" for k, v in trial.params.items()),
+            "calibration objective": f"{trial.value:.4f}",
+            "operating point": trial.user_attrs.get("operating_point", {}).get("message", ""),
+            "test metrics": f"not computed here: {trial.user_attrs['run_dir']} is on the machine that ran the trial",
+        }
+        return {"trial": trial.number, "params": trial.params, "summary": summary}
     result = json.loads((run_dir / "result.json").read_text())
     cfg = RunConfig.from_dict(result["config"])
     task = build_task(cfg)

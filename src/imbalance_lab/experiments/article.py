@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imbalance_lab.config import RunConfig
-from imbalance_lab.experiments.runner import PlannedRun, run_all
-from imbalance_lab.io import atomic_write_json
+from imbalance_lab.experiments.runner import PlannedRun, claim_study, run_all
 
 
 @dataclass(frozen=True)
@@ -107,31 +106,6 @@ def reproduce_article(
         "seeds": seed_list,
         "modes": list(modes),
     }
-    _claim_study(out, study, force)
+    claim_study(out, study, same=("data", "epochs"), merge=("modes", "seeds"), force=force)
     run_all(runs, out, workers=workers, progress=progress, echo=echo, force=force)
     return write_article_report(out)
-
-
-def _claim_study(out: Path, study: dict, force: bool) -> None:
-    import json
-
-    from imbalance_lab.errors import OutputError
-
-    path = out / "study.json"
-    if path.exists() and not force:
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError):
-            old = {}
-        if (
-            old.get("study") != study["study"]
-            or old.get("data") != study["data"]
-            or old.get("epochs") != study["epochs"]
-        ):
-            raise OutputError(
-                f"{out} holds another study ({old.get('study')} on {old.get('data')}, "
-                f"{old.get('epochs')} epochs); choose another --out, or pass --force to replace it"
-            )
-        study = {**study, "modes": sorted(set(old.get("modes", [])) | set(study["modes"])),
-                 "seeds": sorted(set(old.get("seeds", [])) | set(study["seeds"]))}  # fmt: skip
-    atomic_write_json(path, study)

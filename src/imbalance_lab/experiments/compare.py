@@ -7,12 +7,11 @@ that split too. The test split is only reported.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from imbalance_lab.config import RunConfig
-from imbalance_lab.errors import ConfigError, OutputError
-from imbalance_lab.experiments.runner import PlannedRun, run_all
+from imbalance_lab.errors import ConfigError
+from imbalance_lab.experiments.runner import PlannedRun, claim_study, run_all
 from imbalance_lab.io import atomic_write_json
 from imbalance_lab.strategies.registry import Strategy, parse_strategies
 
@@ -98,21 +97,8 @@ def run_compare(
         "strategies": [s.name for s in strategies],
         "seeds": list(range(seeds)),
     }
-    path = out / "study.json"
-    if path.exists() and not force:
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError):
-            old = {}
-        if old.get("study") != "compare" or old.get("base") != study["base"]:
-            raise OutputError(
-                f"{out} holds another study; choose another --out, or pass --force to replace it"
-            )
-        study["strategies"] = list(dict.fromkeys(old.get("strategies", []) + study["strategies"]))
-        study["seeds"] = sorted(set(old.get("seeds", [])) | set(study["seeds"]))
+    study = claim_study(out, study, same=("base",), merge=("strategies", "seeds"), force=force)
     runs = plan_compare(base, strategies, seeds)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(path, study)
     atomic_write_json(
         out / "config.json",
         {"base": base.to_dict(), "strategies": study["strategies"], "seeds": study["seeds"]},

@@ -18,6 +18,8 @@ from tqdm.auto import tqdm
 
 from imbalance_lab.config import RunConfig
 from imbalance_lab.data.task import build_task
+from imbalance_lab.errors import OutputError
+from imbalance_lab.io import atomic_write_json
 from imbalance_lab.training.trainer import finished, fit
 
 # Config keys that decide the data of a run: runs that agree on them share one task.
@@ -28,6 +30,36 @@ _DATA_KEYS = ("data", "classes", "ratio", "counts", "long_tail", "size", "image_
 class PlannedRun:
     name: str  # folder name below the study's results folder, e.g. "corrected/cnn-4to1/seed-0"
     config: RunConfig
+
+
+def claim_study(
+    out: Path, study: dict, *, same: tuple[str, ...], merge: tuple[str, ...] = (), force: bool
+) -> dict:
+    """Write ``out/study.json``, refusing a folder whose study differs on ``same``.
+
+    A rerun with more seeds, modes or strategies extends the study: the ``merge`` lists
+    are united with the ones on disk. Returns the study as written.
+    """
+    path = out / "study.json"
+    if path.exists() and not force:
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError):
+            old = {}
+        differs = [k for k in ("study", *same) if old.get(k) != study.get(k)]
+        if differs:
+            key = differs[0]
+            raise OutputError(
+                f"{out} holds another study ({key} was {old.get(key)!r}, now {study.get(key)!r}); "
+                "choose another --out, or pass --force to replace it"
+            )
+        study = {**study, **{k: list(dict.fromkeys(old.get(k, []) + study[k])) for k in merge}}
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"output folder {out} is not writable: {exc.strerror or exc}") from None
+    atomic_write_json(path, study)
+    return study
 
 
 def run_all(

@@ -360,20 +360,10 @@ def _safe_url(url: str) -> str:
 
 
 def _claim(out: Path, spec: SweepSpec) -> None:
-    path = out / "sweep.json"
+    from imbalance_lab.experiments.runner import claim_study
+
     record = {"study": "sweep", "study_name": spec.study_name, "base": spec.base.identity(),
               "params": list(spec.params), "trials": spec.trials, "grid": spec.grid,
               "storage": _safe_url(spec.storage)}  # fmt: skip
-    if path.exists():
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError):
-            old = {}
-        if old.get("study_name") != spec.study_name:
-            raise OutputError(f"{out} holds another sweep; choose another --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"output folder {out} is not writable: {exc.strerror or exc}") from None
-    atomic_write_json(path, record)
-    atomic_write_json(out / "study.json", {"study": "sweep", **record})
+    claim_study(out, record, same=("study_name",), force=False)
+    atomic_write_json(out / "sweep.json", record)

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from torch import nn
 
-from imbalance_lab.errors import ConfigError, closest
+from imbalance_lab.registry import Registry
 
 # factory(num_classes=, in_channels=, image_size=, faithful=) -> nn.Module
-_MODELS: dict[str, Callable[..., nn.Module]] = {}
-
-
-def register_model(name: str):
-    def decorate(factory):
-        assert name not in _MODELS, f"model {name!r} registered twice"
-        _MODELS[name] = factory
-        return factory
-
-    return decorate
-
-
-def model_names() -> list[str]:
-    return sorted(_MODELS)
+MODELS = Registry("model")
+register_model = MODELS.register
+model_names = MODELS.names
 
 
 def create_model(
@@ -33,10 +20,6 @@ def create_model(
     image_size: int = 32,
     faithful: bool = False,
 ) -> nn.Module:
-    if name not in _MODELS:
-        raise ConfigError(
-            f"unknown model {name!r}{closest(name, model_names())}; choose from: {', '.join(model_names())}"
-        )
-    return _MODELS[name](
+    return MODELS.get(name)(
         num_classes=num_classes, in_channels=in_channels, image_size=image_size, faithful=faithful
     )

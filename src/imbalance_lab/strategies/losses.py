@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable
 from numbers import Real
 
 import torch
@@ -17,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from imbalance_lab.errors import ConfigError, closest
+from imbalance_lab.registry import Registry
 from imbalance_lab.strategies.class_weights import class_weight_scheme, parse_class_weights
 
 
@@ -38,21 +38,10 @@ class WeightedCrossEntropy(nn.Module):
 
 
 # factory(class_counts=, class_weights=, **params) -> nn.Module
-_LOSSES: dict[str, Callable[..., nn.Module]] = {}
+LOSSES = Registry("loss")
+register_loss = LOSSES.register
+loss_names = LOSSES.names
 _COMMON = ("class_counts", "class_weights")  # what every factory takes; the rest are params
-
-
-def register_loss(name: str):
-    def decorate(factory):
-        assert name not in _LOSSES, f"loss {name!r} registered twice"
-        _LOSSES[name] = factory
-        return factory
-
-    return decorate
-
-
-def loss_names() -> list[str]:
-    return sorted(_LOSSES)
 
 
 def create_loss(name: str, *, class_counts, class_weights=None, **params) -> nn.Module:
@@ -62,11 +51,7 @@ def create_loss(name: str, *, class_counts, class_weights=None, **params) -> nn.
     are the loss's own settings (``gamma=2.0`` for focal, ``tau=1.0`` for
     logit-adjusted, ...). Bad names, settings or counts raise ``ConfigError``.
     """
-    if name not in _LOSSES:
-        raise ConfigError(
-            f"unknown loss {name!r}{closest(name, loss_names())}; choose from: {', '.join(loss_names())}"
-        )
-    factory = _LOSSES[name]
+    factory = LOSSES.get(name)
     accepted = [p for p in inspect.signature(factory).parameters if p not in _COMMON]
     for key in params:
         if key not in accepted:

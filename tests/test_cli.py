@@ -8,6 +8,7 @@ import json
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -370,15 +371,18 @@ def test_model_files_are_loaded_safely(case, tiny_folder, tmp_path, capsys):
     assert not (tmp_path / "pwned").exists(), "the pickle payload ran"
 
 
+@pytest.mark.parametrize("tta", ["none", "flip-shift"])
 def test_objective_threshold_is_saved_and_predict_reproduces_the_test_metrics(
-    tiny_folder, tmp_path, capsys
+    tiny_folder, tmp_path, capsys, tta
 ):
     out = tmp_path / "run"
     args = ["train", "--data", tiny_folder, "--classes", "cat,dog", "--ratio", "4", "--epochs", "2",
-            "--val", "0.2", "--objective", "recall>=0.9", "--weight-scheme", "balanced", "--out", out, "--quiet"]  # fmt: skip
+            "--val", "0.2", "--objective", "recall>=0.9", "--weight-scheme", "balanced",
+            "--tta", tta, "--out", out, "--quiet"]  # fmt: skip
     code, stdout, err = run_cli(args, capsys)
     assert code == 0, err
     final = json.loads((out / "result.json").read_text())["final"]
+    test_cm = final["test"]["confusion_matrix"]  # the default point, also from the TTA views
     assert "threshold" in stdout or "cannot be met" in stdout
     assert final["operating_point"]["kind"] == "threshold"
     code, stdout, err = run_cli(["predict", out / "model.pt", tiny_folder / "test"], capsys)
@@ -389,6 +393,8 @@ def test_objective_threshold_is_saved_and_predict_reproduces_the_test_metrics(
     assert tp / truth.count("dog") == pytest.approx(final["test_at_point"]["recall"])
     cm = final["test_at_point"]["confusion_matrix"]
     assert sum(r["predicted"] == "dog" for r in rows) == cm[0][1] + cm[1][1]
+    scores = np.array([[float(r["p_cat"]), float(r["p_dog"])] for r in rows])
+    assert (scores.argmax(1) == 1).sum() == test_cm[0][1] + test_cm[1][1]
 
 
 def test_objective_without_a_calibration_split_is_refused(tiny_folder, tmp_path, capsys):

@@ -217,6 +217,11 @@ def reproduce_article_cmd(
     "--objective",
     help="Choose the operating point on the --val split: max-f1, f-beta:B, recall>=R, precision>=P, balanced-accuracy.",
 )
+@click.option(
+    "--tta",
+    type=click.Choice(["none", "flip", "flip-shift"]),
+    help="Test-time augmentation: average predictions over the mirror (and 1-pixel shifts).",
+)
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), help="Optimiser (default adam).")
 @click.option("--weight-decay", type=float, help="L2 weight decay (default 0).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device (default auto).")

@@ -56,6 +56,7 @@ class RunConfig:
     objective: str | None = (
         None  # e.g. "recall>=0.9": operating point chosen on the calibration split
     )
+    tta: str = "none"  # test-time views averaged: "none", "flip" or "flip-shift" (6 views)
     # --- optimiser and schedule ---
     optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9, nesterov off)
     momentum: float = 0.9  # SGD momentum
@@ -64,6 +65,7 @@ class RunConfig:
     lr_steps: tuple[
         tuple[float, float], ...
     ] = ()  # (fraction of epochs, lr factor), e.g. ((0.8, 0.01),)
+    lr_decay: str = "steps"  # "steps" (lr_steps) or "linear": to zero at the end, after warm-up
     # --- execution ---
     bf16: bool | None = None  # bf16 autocast; None = on where the CPU has AMX, or on CUDA
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
@@ -113,6 +115,12 @@ class RunConfig:
             f"--drw-at must be in [0, 1], got {self.drw_at}",
         )
         _check(0 <= self.jitter < 1, f"--jitter must be in [0, 1), got {self.jitter}")
+        _check(self.lr_decay in ("steps", "linear"),
+               f"lr_decay must be steps or linear, got {self.lr_decay!r}")  # fmt: skip
+        _check(self.lr_decay == "steps" or not self.lr_steps,
+               "give lr_steps or lr_decay = 'linear', not both")  # fmt: skip
+        _check(self.tta in ("none", "flip", "flip-shift"),
+               f"--tta must be none, flip or flip-shift, got {self.tta!r}")  # fmt: skip
         if self.objective is not None:
             from imbalance_lab.evaluation.objectives import parse_objective
 

@@ -12,6 +12,7 @@ import torch
 from imbalance_lab.data.sources import DECODE_ERRORS, IMAGE_SUFFIXES, decode_image
 from imbalance_lab.errors import DataError
 from imbalance_lab.evaluation.thresholds import OperatingPoint, predict_at
+from imbalance_lab.models.inference import class_probabilities
 from imbalance_lab.models.saved import load_saved_model, prepare_images
 
 
@@ -87,8 +88,11 @@ def predict_files(model_path, paths, *, batch_size: int = 256, skip_bad_images: 
             continue
         batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
         with torch.no_grad():
-            raw = model(prepare_images(batch, meta))
-        probs = (raw if meta.get("faithful") else raw.softmax(dim=1)).numpy()
+            probs, _ = class_probabilities(
+                model, prepare_images(batch, meta), tta=meta.get("tta", "none"),
+                faithful=meta.get("faithful", False),
+            )  # fmt: skip
+        probs = probs.numpy()
         for file, p, idx in zip(
             kept, probs.tolist(), predict_at(probs, point, prior).tolist(), strict=True
         ):

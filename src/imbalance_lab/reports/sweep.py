@@ -94,7 +94,7 @@ def _best(out: Path, study, complete, spec) -> dict:
     cfg = RunConfig.from_dict(result["config"])
     task = build_task(cfg)
     model, meta = load_saved_model(run_dir / "model.pt")
-    scores = predict_scores(model, task.test, resolve_device("cpu"), False).numpy()
+    scores = predict_scores(model, task.test, resolve_device("cpu"), False, cfg.tta).numpy()
     op = result["final"]["operating_point"]
     prior = np.asarray(op["prior"])
     point = OperatingPoint(

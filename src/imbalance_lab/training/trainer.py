@@ -28,6 +28,7 @@ from imbalance_lab.evaluation.objectives import parse_objective
 from imbalance_lab.evaluation.thresholds import choose_operating_point, predict_at
 from imbalance_lab.io import atomic_write_bytes, atomic_write_json
 from imbalance_lab.models import MajorityClassifier, create_model
+from imbalance_lab.models.inference import class_probabilities
 from imbalance_lab.strategies.augment import augment_batch
 from imbalance_lab.training.checkpoint import (
     load_checkpoint,
@@ -67,36 +68,40 @@ def prepare(images: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_scores(
-    model: nn.Module, data: ImageSet, device: torch.device, bf16: bool
+    model: nn.Module, data: ImageSet, device: torch.device, bf16: bool, tta: str = "none"
 ) -> torch.Tensor:
     """Class probabilities for every image, in eval mode, as float32 on the CPU."""
+    return _evaluate(model, data, None, device, bf16, tta)[2]
+
+
+@torch.no_grad()
+def _evaluate(
+    model, data: ImageSet, loss_fn, device, bf16, tta: str = "none"
+) -> tuple[dict, list[float], torch.Tensor]:
+    """(metrics, per-batch losses, class probabilities) on ``data``; leaves the model in eval mode.
+
+    Predictions are the argmax of the probabilities, averaged over the ``tta``
+    views; the loss (skipped when ``loss_fn`` is None) is that of the plain images.
+    """
     model.eval()
-    outs = []
+    faithful = getattr(model, "faithful", False)
+    probs, losses = [], []
     for start in range(0, len(data), EVAL_BATCH):
         x = prepare(data.images[start : start + EVAL_BATCH], device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            outs.append(model(x).float().cpu())
-    out = torch.cat(outs) if outs else torch.zeros(0, data.num_classes)
-    return out if getattr(model, "faithful", False) else out.softmax(dim=1)
-
-
-def _evaluate(model, data: ImageSet, loss_fn, device, bf16) -> tuple[dict, list[float]]:
-    """Metrics and per-batch losses on ``data``; leaves the model in eval mode."""
-    model.eval()
-    preds, losses = [], []
-    with torch.no_grad():
-        for start in range(0, len(data), EVAL_BATCH):
-            x = prepare(data.images[start : start + EVAL_BATCH], device)
+            p, raw = class_probabilities(model, x, tta=tta, faithful=faithful)
+        if loss_fn is not None:
             y = data.labels[start : start + EVAL_BATCH].to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                out = model(x)
-            losses.append(float(loss_fn(out.float(), y)))
-            preds.append(out.argmax(dim=1).cpu())
+            losses.append(float(loss_fn(raw, y)))
+        probs.append(p.cpu())
+    probs = torch.cat(probs) if probs else torch.zeros(0, data.num_classes)
+    if loss_fn is None:
+        return {}, losses, probs
     metrics = classification_metrics(
-        data.labels.numpy(), torch.cat(preds).numpy(), data.num_classes
+        data.labels.numpy(), probs.argmax(dim=1).numpy(), data.num_classes
     )
     metrics["loss"] = float(np.mean(losses))
-    return metrics, losses
+    return metrics, losses, probs
 
 
 def _log_epoch(log: dict, prefix: str, metrics: dict) -> None:
@@ -165,6 +170,7 @@ def fit(
     if isinstance(model, MajorityClassifier):  # the mock model: nothing to learn by gradient
         model.fit(train.labels)
         return _finish(cfg, task, model, log, out, loss_fn, device, bf16, 0, evaluate_test)
+    val_probs = None  # the last epoch's, reused as calibration scores when there is no TTA
 
     if cfg.optimizer == "sgd":
         optimizer = torch.optim.SGD(
@@ -237,14 +243,14 @@ def fit(
                 # The article re-evaluates the training set with a helper that calls
                 # network.eval() and never switches back: from epoch 2 on, it trains
                 # with BatchNorm frozen on running statistics.
-                train_metrics, _ = _evaluate(model, train, loss_fn, device, bf16)
+                train_metrics, _, _ = _evaluate(model, train, loss_fn, device, bf16)
             else:
                 labels = train.labels[order].numpy()
                 train_metrics = classification_metrics(
                     labels, torch.cat(preds).numpy(), train.num_classes
                 )
             train_metrics["loss"] = float(np.mean(losses))
-            val_metrics, val_losses = _evaluate(model, val, loss_fn, device, bf16)
+            val_metrics, val_losses, val_probs = _evaluate(model, val, loss_fn, device, bf16)
             log["validation_loss_per_batch"].extend(val_losses)
             _log_epoch(log, "training", train_metrics)
             _log_epoch(log, "validation", val_metrics)
@@ -272,11 +278,13 @@ def fit(
                 on_epoch(epoch, val_metrics)
     finally:
         bar.close()
-    return _finish(cfg, task, model, log, out, loss_fn, device, bf16, start_epoch, evaluate_test)
+    return _finish(
+        cfg, task, model, log, out, loss_fn, device, bf16, start_epoch, evaluate_test, val_probs
+    )
 
 
 def _finish(
-    cfg, task, model, log, out, loss_fn, device, bf16, resumed, evaluate_test=True
+    cfg, task, model, log, out, loss_fn, device, bf16, resumed, evaluate_test=True, val_probs=None
 ) -> TrainResult:
     final = {}
     if "training_accuracy_per_epoch" in log:
@@ -291,15 +299,21 @@ def _finish(
             ("train", "training", task.train),
             ("val", "validation", task.val),
         ):
-            metrics, _ = _evaluate(model, data, loss_fn, device, bf16)
+            metrics, _, _ = _evaluate(model, data, loss_fn, device, bf16)
             _log_epoch(log, prefix, metrics)
             final[split] = metrics
     # Probabilities on the validation (calibration) and test splits: PR curves, AP, ROC-AUC.
-    scores = {"val": predict_scores(model, task.val, device, bf16).numpy()}
+    # With TTA, the final metrics of both are those of the averaged views (the per-epoch
+    # log stays single-view); without, the last epoch's validation pass is reused.
+    if cfg.tta != "none" or val_probs is None:
+        metrics, _, val_probs = _evaluate(model, task.val, loss_fn, device, bf16, cfg.tta)
+        if cfg.tta != "none":
+            final["val"].update({k: v for k, v in metrics.items() if k != "loss"})
+    scores = {"val": val_probs.numpy()}
     final["val"].update(score_metrics(task.val.labels.numpy(), scores["val"]))
     if not task.val_is_test and evaluate_test:
-        scores["test"] = predict_scores(model, task.test, device, bf16).numpy()
-        final["test"], _ = _evaluate(model, task.test, loss_fn, device, bf16)
+        final["test"], _, test_probs = _evaluate(model, task.test, loss_fn, device, bf16, cfg.tta)
+        scores["test"] = test_probs.numpy()
         final["test"].update(score_metrics(task.test.labels.numpy(), scores["test"]))
     point = None
     if cfg.objective is not None:
@@ -354,6 +368,7 @@ def model_meta(cfg: RunConfig, task: Task) -> dict:
         "classes": list(task.classes),
         "input_shape": [c, h, w],
         "normalize": {"mean": [NORM_MEAN] * c, "std": [NORM_STD] * c},
+        "tta": cfg.tta,
         "config": cfg.to_dict(),
     }
 

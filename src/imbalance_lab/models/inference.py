@@ -1,0 +1,62 @@
+"""Class probabilities from a model, optionally averaged over test-time views (TTA).
+
+Averaging the predictions for a few label-preserving views of each image (the
+image, its mirror, one-pixel shifts) is the test-time half of the crop+flip
+augmentation (Krizhevsky et al. 2012 average over crops and flips; Jordan 2024,
+"94% on CIFAR-10 in 3.29 Seconds", uses flip and translate). It costs one
+forward pass per view and changes nothing in training. Every use of a model, in
+the trainer's calibration and test scores and in ``predict``, goes through here,
+so a saved model predicts exactly what its results report.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from imbalance_lab.errors import ConfigError
+
+TTA_MODES = {
+    "none": "the image alone",
+    "flip": "the image and its mirror: 2 forward passes",
+    "flip-shift": "image and mirror, each also shifted one pixel down-right and up-left: 6 passes",
+}
+
+
+def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """Translate by (dy, dx) pixels, the uncovered edge filled by reflection."""
+    pad = max(abs(dy), abs(dx))
+    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    h, w = x.shape[2:]
+    return padded[:, :, pad - dy : pad - dy + h, pad - dx : pad - dx + w]
+
+
+def tta_views(x: torch.Tensor, mode: str) -> list[torch.Tensor]:
+    """The views of a normalised float batch that ``mode`` averages over."""
+    if mode not in TTA_MODES:
+        raise ConfigError(f"--tta must be one of {', '.join(TTA_MODES)}, got {mode!r}")
+    if mode == "none":
+        return [x]
+    views = [x, x.flip(3)]
+    if mode == "flip-shift":
+        views += [_shift(v, d, d) for v in views[:2] for d in (1, -1)]
+    return views
+
+
+def class_probabilities(
+    model: nn.Module, x: torch.Tensor, *, tta: str = "none", faithful: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean class probabilities over the views, raw output of the plain view), float32.
+
+    ``faithful`` models already end in a softmax. The raw output is what the loss
+    is computed on, so evaluation losses stay those of the plain image.
+    """
+    probs, raw = None, None
+    views = tta_views(x, tta)
+    for view in views:
+        out = model(view).float()
+        p = out if faithful else out.softmax(dim=1)
+        probs = p if probs is None else probs + p
+        raw = out if raw is None else raw
+    return probs / len(views), raw

@@ -65,8 +65,10 @@ def _kill_mid_trial_then_rerun(data, out, storage, trials):
         except Exception:  # noqa: BLE001  (the study may not exist yet)
             continue
         if len(states[TrialState.COMPLETE]) >= 1 and states[TrialState.RUNNING]:
-            killed_running = [t.number for t in states[TrialState.RUNNING]]
             os.killpg(proc.pid, signal.SIGKILL)  # the command and both workers, mid-trial
+            # Read after the kill: a trial seen running a moment before may have finished.
+            proc.wait()
+            killed_running = [t.number for t in _states(_study(out, storage))[TrialState.RUNNING]]
             break
     proc.wait()
     assert killed_running, f"never caught a running trial: {proc.stderr.read().decode()[-2000:]}"
@@ -176,3 +178,32 @@ def test_two_commands_on_one_postgres_study_complete_every_trial_once(
 
     complete = _states(_study(out, storage))[TrialState.COMPLETE]
     assert len(complete) == 4 and len({t.number for t in complete}) == 4
+
+
+def _open_storage_at(url: str, start: float, queue) -> None:
+    from imbalance_lab.errors import ConfigError
+    from imbalance_lab.experiments.sweep import _storage
+
+    time.sleep(max(0.0, start - time.time()))
+    try:
+        _storage(url)
+        queue.put("ok")
+    except ConfigError as exc:
+        queue.put(str(exc))
+
+
+def test_processes_creating_one_new_storage_at_once_all_succeed(tmp_path):
+    # Two workers, or two machines on a fresh PostgreSQL study, can create the schema at once.
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    url = f"sqlite:///{tmp_path / 'optuna.sqlite3'}"
+    start = time.time() + 4  # after every process has imported Optuna
+    procs = [ctx.Process(target=_open_storage_at, args=(url, start, queue)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    results = [queue.get(timeout=120) for _ in procs]
+    for proc in procs:
+        proc.join()
+    assert results == ["ok"] * 4, results

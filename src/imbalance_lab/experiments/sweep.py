@@ -115,6 +115,10 @@ def trial_config(spec: SweepSpec, trial) -> RunConfig:
     return cfg.replace(**changes)
 
 
+SCHEMA_RETRIES = 5
+SCHEMA_RACE_MESSAGES = ("already exists", "UNIQUE constraint failed", "duplicate key value")
+
+
 def _storage(url: str):
     import warnings
 
@@ -137,14 +141,22 @@ def _storage(url: str):
     engine = (
         {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
     )
-    try:
-        return RDBStorage(
-            url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S, engine_kwargs=engine, **retry
-        )
-    except Exception as exc:  # noqa: BLE001  (drivers raise many types; the user needs one line)
-        raise ConfigError(
-            f"cannot open Optuna storage {_safe_url(url)}: {str(exc).splitlines()[0][:200]}"
-        ) from None
+    for attempt in range(SCHEMA_RETRIES + 1):
+        try:
+            return RDBStorage(
+                url, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                engine_kwargs=engine, **retry,
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001  (drivers raise many types; the user needs one line)
+            # Workers (or machines) opening a new study at once race to create its tables;
+            # the loser sees the winner's tables or version row, and simply opens again.
+            racing = any(m in str(exc) for m in SCHEMA_RACE_MESSAGES)
+            if racing and attempt < SCHEMA_RETRIES:
+                time.sleep(0.2 * (attempt + 1))
+                continue
+            raise ConfigError(
+                f"cannot open Optuna storage {_safe_url(url)}: {str(exc).splitlines()[0][:200]}"
+            ) from None
 
 
 def _load_study(spec: SweepSpec):

@@ -52,7 +52,10 @@ def validation_curves(
         ax.set_ylim(-0.03, 1.03)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("validation metric")
-    axes[0][0].legend(loc="lower left", fontsize=8)
+    if names:
+        axes[0][0].legend(loc="lower left", fontsize=8)
+    else:
+        axes[0][0].text(0.5, 0.5, "no run has more than one epoch", ha="center", va="center")
     fig.suptitle(suptitle, fontsize=11)
     return _save(fig, path)
 

@@ -52,11 +52,6 @@ def class_probabilities(
     ``faithful`` models already end in a softmax. The raw output is what the loss
     is computed on, so evaluation losses stay those of the plain image.
     """
-    probs, raw = None, None
-    views = tta_views(x, tta)
-    for view in views:
-        out = model(view).float()
-        p = out if faithful else out.softmax(dim=1)
-        probs = p if probs is None else probs + p
-        raw = out if raw is None else raw
-    return probs / len(views), raw
+    outs = [model(view).float() for view in tta_views(x, tta)]
+    probs = [out if faithful else out.softmax(dim=1) for out in outs]
+    return sum(probs) / len(probs), outs[0]

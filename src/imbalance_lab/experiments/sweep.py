@@ -248,6 +248,9 @@ def worker(spec: SweepSpec, out: Path, worker_id: int, threads: int) -> int:
             continue
         trial = study.ask()
         study._storage.record_heartbeat(trial._trial_id)
+        # Count again after asking: a trial may have completed since the count above,
+        # and its worker may already hold a lower-numbered new trial.
+        complete = len(_count(study, TrialState.COMPLETE))
         ahead = [
             t
             for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))

@@ -3,8 +3,10 @@
 1. Trains the article's ConvNet on the article's 4:1 set (4800 cats + 1200 dogs, 3
    epochs, validation on the 2000 test images) with the project's trainer and with a
    plain re-statement of the article's loop; prints images per second and the ratio.
-2. Times one sweep with 1 worker and with 2 workers (`--skip-sweep` to leave out).
-3. Times `compare --preset article` (about 17 minutes; `--skip-compare` to leave out).
+2. Trains the best recipe's ResNet-20 with and without ``--compile`` and prints the
+   steady-state epoch time, the one-off compile cost and the ratio (`--skip-compile`).
+3. Times one sweep with 1 worker and with 2 workers (`--skip-sweep` to leave out).
+4. Times `compare --preset article` (about 17 minutes; `--skip-compare` to leave out).
 """
 
 from __future__ import annotations
@@ -92,6 +94,39 @@ def bench_trainer_vs_article(data: str, epochs: int, repeats: int) -> None:
     )
 
 
+def bench_compile(data: str, epochs: int, repeats: int) -> None:
+    """Epoch seconds of the best recipe's training with and without torch.compile.
+
+    The first epoch holds the compilation (served from Inductor's on-disk cache after
+    the first repeat), so the steady state is the mean of the later epochs.
+    """
+    import tomllib
+    from pathlib import Path
+
+    recipe = tomllib.loads(Path("examples/best-recipe.toml").read_text())
+    recipe.update(data=data, epochs=epochs, tta="none", seed=0)
+    cfg = RunConfig.from_dict(recipe, source="examples/best-recipe.toml")
+    task = build_task(cfg)
+    print(
+        f"best recipe ({cfg.model}, batch {cfg.batch_size}): {len(task.train)} training images "
+        f"x {epochs} epochs, eager vs torch.compile"
+    )
+    steady: dict[bool, list[float]] = {False: [], True: []}
+    for r in range(repeats):  # interleaved, so both see the same machine load
+        for compiled in (False, True):
+            seconds = fit(cfg.replace(compile=compiled), task, progress=False).log["epoch_seconds"]
+            steady[compiled].append(sum(seconds[1:]) / (len(seconds) - 1))
+            print(
+                f"  repeat {r + 1}, {'compiled' if compiled else 'eager   '}: first epoch "
+                f"{seconds[0]:5.1f} s, later epochs {steady[compiled][-1]:5.2f} s each"
+            )
+    eager, compiled = min(steady[False]), min(steady[True])
+    print(
+        f"steady-state epoch: eager {eager:5.2f} s, compiled {compiled:5.2f} s: "
+        f"{eager / compiled:4.2f}x faster (best of {repeats})"
+    )
+
+
 def _timed(cmd: list[str]) -> float:
     import subprocess
     import sys
@@ -138,6 +173,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument(
+        "--skip-compile", action="store_true", help="skip the eager-vs-compile recipe timing"
+    )
+    parser.add_argument(
         "--skip-sweep", action="store_true", help="skip the sweep 1-vs-2-worker timing"
     )
     parser.add_argument(
@@ -153,6 +191,8 @@ def main() -> None:
         f"{'on' if use_bf16(None, torch.device('cpu')) else 'off (fp32)'}"
     )
     bench_trainer_vs_article(args.data, args.epochs, args.repeats)
+    if not args.skip_compile:
+        bench_compile(args.data, epochs=3, repeats=args.repeats)
     if not args.skip_sweep:
         bench_sweep_workers(args.data, trials=8, epochs=3)
     if not args.skip_compare:

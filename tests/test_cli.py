@@ -308,6 +308,9 @@ def test_results_folder_of_another_run_is_refused_without_force(tiny_folder, tmp
     ]
     assert run_cli(base, capsys)[0] == 0
     before = (out / "result.json").read_bytes()
+    # Execution details (threads, compile) do not make another run: the finished one is shown.
+    assert run_cli([*base, "--threads", "1", "--compile"], capsys)[0] == 0
+    assert (out / "result.json").read_bytes() == before
     code, _, err = run_cli([*base, "--lr", "0.01"], capsys)
     assert code == 2 and "holds another run (lr was 0.001, now 0.01)" in err and "--force" in err
     assert (out / "result.json").read_bytes() == before

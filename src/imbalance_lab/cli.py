@@ -226,6 +226,12 @@ def reproduce_article_cmd(
 @click.option("--weight-decay", type=float, help="L2 weight decay (default 0).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device (default auto).")
 @click.option(
+    "--compile/--no-compile",
+    default=None,
+    help="torch.compile the training step: about 30 s to compile, then faster epochs "
+    "(1.3x for ResNet-20 on a 2-core CPU). Default off.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False),
     help="Run folder (default results/train-<config hash>).",

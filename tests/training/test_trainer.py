@@ -75,6 +75,46 @@ def test_class_weights_change_the_loss(tiny_folder):
     assert weighted.final["train"]["per_class_recall"][1] >= 0.5
 
 
+def test_compiled_step_trains_like_the_eager_one_and_compiles_once(tiny_folder):
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    cfg = _cfg(tiny_folder, epochs=2)  # 50 training images, batch 16: 3 full batches and 1 of 2
+    eager = fit(cfg, build_task(cfg), progress=False)
+    torch._dynamo.reset()
+    counters.clear()
+    compiled = fit(cfg.replace(compile=True), build_task(cfg), progress=False)
+    # One graph for the full training batches; the short last batch and the evaluations
+    # run the eager module, so there is no recompilation.
+    assert counters["stats"]["unique_graphs"] == 1
+    assert not counters["recompiles"]
+    # Fused kernels round differently, so the two runs agree to float noise, not bit for bit.
+    assert compiled.log["training_loss_per_batch"] == pytest.approx(
+        eager.log["training_loss_per_batch"], rel=3e-2
+    )
+    for a, b in zip(
+        compiled.model.state_dict().values(), eager.model.state_dict().values(), strict=True
+    ):
+        assert torch.allclose(a.float(), b.float(), rtol=0, atol=1e-2)
+
+
+def test_a_failed_compile_warns_once_and_trains_eagerly(tiny_folder, tmp_path, monkeypatch):
+    import torch._dynamo
+    import torch._inductor.config as inductor_config
+
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))  # nothing cached
+    monkeypatch.setattr(inductor_config, "fx_graph_cache", False)
+    monkeypatch.setattr(inductor_config.cpp, "cxx", (str(tmp_path / "no-such-c++"),))
+    torch._dynamo.reset()
+    cfg = _cfg(tiny_folder, epochs=2)
+    messages = []
+    result = fit(cfg.replace(compile=True), build_task(cfg), progress=False, warn=messages.append)
+    torch._dynamo.reset()
+    assert len(messages) == 1 and "torch.compile failed" in messages[0]  # once, not per batch
+    eager = fit(cfg, build_task(cfg), progress=False)
+    assert _metrics_only(result.log) == _metrics_only(eager.log)
+
+
 def test_nan_loss_stops_with_epoch_batch_and_advice(tiny_folder, tmp_path):
     cfg = _cfg(tiny_folder, lr=1e30, epochs=3)
     with pytest.raises(TrainingDiverged, match=r"at epoch \d+, batch \d+.*lower learning rate"):

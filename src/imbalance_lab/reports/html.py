@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imbalance_lab.config import EXECUTION_KEYS
 from imbalance_lab.errors import OutputError
 from imbalance_lab.io import atomic_write_text
 
@@ -496,7 +497,7 @@ def _class_names(run: Run | None) -> list[str]:
 
 
 def _differences(base: dict, other: dict) -> dict:
-    skip = ("seed", "threads")
+    skip = ("seed", *EXECUTION_KEYS)
     return {k: other.get(k) for k in other if k not in skip and other.get(k) != base.get(k)}
 
 

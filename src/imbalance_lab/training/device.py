@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import torch
@@ -40,3 +41,36 @@ def set_threads(threads: int | None) -> int:
     n = threads or int(os.environ.get("IMBALANCE_LAB_THREADS", 0)) or (os.cpu_count() or 1)
     torch.set_num_threads(n)
     return n
+
+
+class CompiledStep:
+    """The model's training forward, through ``torch.compile`` when asked.
+
+    Only full batches of ``batch_size`` go through the compiled graph, so a run
+    compiles once; the last, smaller batch of an epoch and every evaluation run
+    the eager module, which shares the compiled one's parameters and buffers.
+    When compiling fails (no C++ compiler, say), ``warn`` says so once and the
+    run goes on eagerly: the result is the same model, only slower.
+    """
+
+    def __init__(self, model: torch.nn.Module, enabled: bool, batch_size: int, warn=print):
+        self.model, self.batch_size, self.warn = model, batch_size, warn
+        self.compiled = None
+        if enabled:
+            # Inductor warns on CPU-only builds that it found no CUDA runtime: true, and no concern.
+            logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+            self.compiled = torch.compile(model)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.compiled is None or len(x) != self.batch_size:
+            return self.model(x)
+        from torch._dynamo.exc import BackendCompilerFailed
+        from torch._inductor.exc import InductorError
+
+        try:
+            return self.compiled(x)
+        except (BackendCompilerFailed, InductorError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.warn(f"warning: torch.compile failed ({first}); training without it")
+            self.compiled = None
+            return self.model(x)

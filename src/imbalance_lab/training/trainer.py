@@ -19,7 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from imbalance_lab.config import RunConfig
+from imbalance_lab.config import RunConfig, without_execution_details
 from imbalance_lab.data.imageset import ImageSet
 from imbalance_lab.data.task import Task
 from imbalance_lab.errors import ConfigError, OutputError, TrainingDiverged
@@ -36,7 +36,7 @@ from imbalance_lab.training.checkpoint import (
     save_checkpoint,
     save_model,
 )
-from imbalance_lab.training.device import resolve_device, set_threads, use_bf16
+from imbalance_lab.training.device import CompiledStep, resolve_device, set_threads, use_bf16
 from imbalance_lab.training.plan import EpochPlan, build_loss, class_counts
 from imbalance_lab.training.schedule import lr_at
 
@@ -194,6 +194,7 @@ def fit(
         log, start_epoch = json.loads(state["log"]), int(state["epoch"])
 
     n_batches = -(-len(plan) // cfg.batch_size)
+    forward = CompiledStep(model, cfg.compile, cfg.batch_size, warn)
     bar = tqdm(
         total=cfg.epochs * n_batches, initial=start_epoch * n_batches, desc=desc,
         unit="batch", disable=not progress, dynamic_ncols=True, leave=False,
@@ -220,7 +221,7 @@ def fit(
                     group["lr"] = lr_at(cfg, epoch, b, n_batches)
                 x, y = prepare(images, device), train.labels[idx].to(device)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    outputs = model(x)
+                    outputs = forward(x)
                 loss = loss_fn(outputs.float(), y)
                 if not torch.isfinite(loss):
                     raise TrainingDiverged(
@@ -380,8 +381,7 @@ def finished(out_dir: str | Path, cfg: RunConfig) -> dict | None:
         result = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    saved = result.get("config") or {}
-    saved.pop("threads", None)
+    saved = without_execution_details(result.get("config") or {})
     return result if saved == cfg.identity() else None
 
 
@@ -411,7 +411,7 @@ def _claim_out_dir(out: Path, cfg: RunConfig, force: bool) -> None:
             other = json.loads(path.read_text())
         except (OSError, ValueError):
             other = {}
-        other.pop("threads", None)
+        other = without_execution_details(other)
         if other != cfg.identity():
             if not force:
                 raise OutputError(

@@ -4,7 +4,8 @@
    epochs, validation on the 2000 test images) with the project's trainer and with a
    plain re-statement of the article's loop; prints images per second and the ratio.
 2. Trains the best recipe's ResNet-20 with and without ``--compile`` and prints the
-   steady-state epoch time, the one-off compile cost and the ratio (`--skip-compile`).
+   steady-state epoch time, the compile cost (cold, then cached) and the ratio
+   (`--skip-compile`).
 3. Times one sweep with 1 worker and with 2 workers (`--skip-sweep` to leave out).
 4. Times `compare --preset article` (about 17 minutes; `--skip-compare` to leave out).
 """
@@ -97,11 +98,15 @@ def bench_trainer_vs_article(data: str, epochs: int, repeats: int) -> None:
 def bench_compile(data: str, epochs: int, repeats: int) -> None:
     """Epoch seconds of the best recipe's training with and without torch.compile.
 
-    The first epoch holds the compilation (served from Inductor's on-disk cache after
-    the first repeat), so the steady state is the mean of the later epochs.
+    The first epoch holds the compilation, so the steady state is the mean of the later
+    epochs and the compile cost is the first epoch less that. Inductor gets an empty
+    cache directory: the first compiled repeat compiles cold, the later ones hit the cache.
     """
+    import tempfile
     import tomllib
     from pathlib import Path
+
+    import torch._dynamo
 
     recipe = tomllib.loads(Path("examples/best-recipe.toml").read_text())
     recipe.update(data=data, epochs=epochs, tta="none", seed=0)
@@ -112,14 +117,30 @@ def bench_compile(data: str, epochs: int, repeats: int) -> None:
         f"x {epochs} epochs, eager vs torch.compile"
     )
     steady: dict[bool, list[float]] = {False: [], True: []}
-    for r in range(repeats):  # interleaved, so both see the same machine load
-        for compiled in (False, True):
-            seconds = fit(cfg.replace(compile=compiled), task, progress=False).log["epoch_seconds"]
-            steady[compiled].append(sum(seconds[1:]) / (len(seconds) - 1))
-            print(
-                f"  repeat {r + 1}, {'compiled' if compiled else 'eager   '}: first epoch "
-                f"{seconds[0]:5.1f} s, later epochs {steady[compiled][-1]:5.2f} s each"
-            )
+    saved_cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    with tempfile.TemporaryDirectory(prefix="inductor-") as cache:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
+        try:
+            for r in range(repeats):  # interleaved, so both see the same machine load
+                for compiled in (False, True):
+                    torch._dynamo.reset()  # nothing compiled in memory from the last repeat
+                    log = fit(cfg.replace(compile=compiled), task, progress=False).log
+                    seconds = log["epoch_seconds"]
+                    steady[compiled].append(sum(seconds[1:]) / (len(seconds) - 1))
+                    extra = ""
+                    if compiled:
+                        cost = seconds[0] - steady[compiled][-1]
+                        extra = f", compile {cost:4.1f} s ({'cold' if r == 0 else 'from cache'})"
+                    print(
+                        f"  repeat {r + 1}, {'compiled' if compiled else 'eager   '}: first "
+                        f"epoch {seconds[0]:5.1f} s, later epochs {steady[compiled][-1]:5.2f} s "
+                        f"each{extra}"
+                    )
+        finally:
+            if saved_cache is None:
+                os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+            else:
+                os.environ["TORCHINDUCTOR_CACHE_DIR"] = saved_cache
     eager, compiled = min(steady[False]), min(steady[True])
     print(
         f"steady-state epoch: eager {eager:5.2f} s, compiled {compiled:5.2f} s: "

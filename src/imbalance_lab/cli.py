@@ -228,8 +228,8 @@ def reproduce_article_cmd(
 @click.option(
     "--compile/--no-compile",
     default=None,
-    help="torch.compile the training step: about 30 s to compile, then faster epochs "
-    "(1.3x for ResNet-20 on a 2-core CPU). Default off.",
+    help="torch.compile the training step: about 40 s to compile (cached for later runs), "
+    "then faster epochs (1.1-1.3x for ResNet-20 on a 2-core CPU). Default off.",
 )
 @click.option(
     "--out",

@@ -68,7 +68,7 @@ class RunConfig:
     lr_decay: str = "steps"  # "steps" (lr_steps) or "linear": to zero at the end, after warm-up
     # --- execution ---
     bf16: bool | None = None  # bf16 autocast; None = on where the CPU has AMX, or on CUDA
-    compile: bool = False  # torch.compile the training step: ~30 s once, then faster steps
+    compile: bool = False  # torch.compile the training step: ~40 s once (then cached), faster steps
     device: str = "auto"  # "auto" (CUDA when present), "cpu" or "cuda"
     threads: int | None = None  # torch threads for this process; None = all cores
 

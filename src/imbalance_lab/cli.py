@@ -50,6 +50,14 @@ def bf16_option(f):
     )(f)  # fmt: skip
 
 
+def compile_option(f):
+    return click.option(
+        "--compile/--no-compile", default=None,
+        help="torch.compile the training step: about 40 s to compile (cached for later runs), "
+        "then faster epochs (1.1-1.3x for ResNet-20 on a 2-core CPU). Default off.",
+    )(f)  # fmt: skip
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="imbalance-lab")
 def cli():
@@ -225,12 +233,7 @@ def reproduce_article_cmd(
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), help="Optimiser (default adam).")
 @click.option("--weight-decay", type=float, help="L2 weight decay (default 0).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device (default auto).")
-@click.option(
-    "--compile/--no-compile",
-    default=None,
-    help="torch.compile the training step: about 40 s to compile (cached for later runs), "
-    "then faster epochs (1.1-1.3x for ResNet-20 on a 2-core CPU). Default off.",
-)
+@compile_option
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
@@ -364,6 +367,7 @@ def _print_final(final: dict) -> None:
     help="Results folder (default results/compare-<preset>).",
 )
 @click.option("--force", is_flag=True, help="Replace another study in --out.")
+@compile_option
 @workers_option
 @threads_option
 @quiet_option

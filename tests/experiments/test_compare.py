@@ -90,3 +90,14 @@ def test_bad_strategy_lists(text, message):
 def test_compare_refuses_the_test_split_for_calibration():
     with pytest.raises(ConfigError, match="calibration split"):
         resolve_compare("article", {"data": "x", "val": "test"})
+
+
+def test_compare_passes_compile_to_every_run(tiny_folder, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    args = ["compare", "--data", tiny_folder, "--classes", "cat,dog", "--ratio", "4", "--strategies", "baseline",
+            "--seeds", "1", "--epochs", "1", "--compile", "--out", out, "--quiet"]  # fmt: skip
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    assert json.loads((out / "baseline" / "seed-0" / "result.json").read_text())["config"][
+        "compile"
+    ]

@@ -55,15 +55,20 @@ class CompiledStep:
 
     def __init__(self, model: torch.nn.Module, enabled: bool, batch_size: int, warn=print):
         self.model, self.batch_size, self.warn = model, batch_size, warn
-        self.compiled = None
+        self.compiled, self.ran = None, False
         if enabled:
             # Inductor warns on CPU-only builds that it found no CUDA runtime: true, and no concern.
             logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
             self.compiled = torch.compile(model)
 
+    def compiles_on(self, x: torch.Tensor) -> bool:
+        """Whether calling with ``x`` compiles first (tens of seconds): worth telling the user."""
+        return self.compiled is not None and not self.ran and len(x) == self.batch_size
+
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.compiled is None or len(x) != self.batch_size:
             return self.model(x)
+        self.ran = True
         from torch._dynamo.exc import BackendCompilerFailed
         from torch._inductor.exc import InductorError
 

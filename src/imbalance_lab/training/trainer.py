@@ -220,6 +220,9 @@ def fit(
                 for group in optimizer.param_groups:
                     group["lr"] = lr_at(cfg, epoch, b, n_batches)
                 x, y = prepare(images, device), train.labels[idx].to(device)
+                compiling = forward.compiles_on(x)
+                if compiling:
+                    bar.set_description(f"{desc} (compiling, ~40 s)")
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
                     outputs = forward(x)
                 loss = loss_fn(outputs.float(), y)
@@ -238,6 +241,8 @@ def fit(
                 optimizer.step()
                 losses.append(loss.item())
                 preds.append(outputs.detach().argmax(dim=1).cpu())
+                if compiling:  # forward and backward are compiled now
+                    bar.set_description(desc)
                 bar.update()
             log["training_loss_per_batch"].extend(losses)
             if cfg.faithful:

@@ -45,6 +45,7 @@ class RunConfig:
     sampler: str | None = None  # "downsample", "upsample" or "weighted-sampler"
     augment: str = "none"  # "none", "all" (crop+flip every training image) or "copies" (upsampled repeats only)
     jitter: float = 0.0  # colour jitter strength of the augmentation, 0 = off
+    cutout: int = 0  # side of the augmentation's cutout square (DeVries & Taylor 2017); 0 = off
     loss: str = (
         "weighted-ce"  # a name from the loss registry (weighted-ce, focal, logit-adjusted, ...)
     )
@@ -104,6 +105,10 @@ class RunConfig:
             "--augment copies needs --sampler upsample",
         )
         _check(
+            (self.jitter == 0 and self.cutout == 0) or self.augment != "none",
+            "jitter and cutout are part of the augmentation: set --augment all or copies",
+        )
+        _check(
             self.optimizer in ("adam", "sgd"),
             f"--optimizer must be adam or sgd, got {self.optimizer!r}",
         )
@@ -116,6 +121,10 @@ class RunConfig:
             f"--drw-at must be in [0, 1], got {self.drw_at}",
         )
         _check(0 <= self.jitter < 1, f"--jitter must be in [0, 1), got {self.jitter}")
+        _check(
+            isinstance(self.cutout, int) and not isinstance(self.cutout, bool) and self.cutout >= 0,
+            f"cutout must be an int >= 0 (the square's side in pixels), got {self.cutout!r}",
+        )
         _check(self.lr_decay in ("steps", "linear"),
                f"lr_decay must be steps or linear, got {self.lr_decay!r}")  # fmt: skip
         _check(self.lr_decay == "steps" or not self.lr_steps,

@@ -23,6 +23,7 @@ CONFIGS = [
     AugmentConfig(pad_mode="zeros"),
     AugmentConfig(crop_pad=2, flip=False),
     AugmentConfig(jitter=0.2),
+    AugmentConfig(cutout=16),
 ]
 
 
@@ -94,6 +95,7 @@ def test_a_512_image_batch_takes_well_under_a_second():
         ({"crop_pad": 1.5}, "crop_pad must be an int >= 0; got 1.5"),
         ({"pad_mode": "edge"}, "pad_mode must be one of reflect, zeros; got 'edge'"),
         ({"jitter": 1.0}, "jitter must be a number in \\[0, 1\\); got 1.0"),
+        ({"cutout": -2}, "cutout must be an int >= 0 \\(the square's side\\); got -2"),
     ],
 )
 def test_bad_configs_get_one_line_errors(kwargs, message):
@@ -123,3 +125,21 @@ def test_folded_jitter_equals_brightness_then_contrast_then_saturation():
     expected = ((y - gray) * s + gray).round().clamp(0, 255)
     got = _jitter(x, 0.3, gen(7)).float()
     assert (got - expected).abs().max() <= 1  # float rounding may move a value by one level
+
+
+def test_cutout_grays_one_clipped_square_per_image_and_keeps_the_rest():
+    x = batch(n=256)
+    side = 16
+    out = augment_batch(x, AugmentConfig(crop_pad=0, flip=False, cutout=side), gen(3))
+    changed = out != x
+    assert torch.equal(out[changed], torch.full_like(out[changed], 128))
+    # Every image has its hole: a rectangle, the same in all channels, at most side x side,
+    # and a full square when its centre is far enough from the edges.
+    holes = (out == 128).all(dim=1)  # (N, H, W); random pixels are rarely 128 in all channels
+    full = 0
+    for hole in holes:
+        rows, cols = hole.any(dim=1).nonzero().flatten(), hole.any(dim=0).nonzero().flatten()
+        assert 0 < len(rows) <= side and 0 < len(cols) <= side
+        assert hole[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()
+        full += len(rows) == len(cols) == side
+    assert 0 < full < 256  # centres fall both inside and near the edges

@@ -1,4 +1,4 @@
-"""Augment a whole uint8 batch at once: random crop with padding, flip, mild colour jitter.
+"""Augment a whole uint8 batch at once: random crop with padding, flip, colour jitter, cutout.
 
 No per-image Python: each image's random shift and flip become one row and one
 column index per output pixel, and two ``gather`` calls apply them to the whole
@@ -26,6 +26,9 @@ class AugmentConfig:
     flip: bool = True  # flip left-right with probability 1/2
     # Colour jitter: brightness, contrast and saturation factors each in [1 - j, 1 + j]; 0 = off.
     jitter: float = 0.0
+    # Cutout (DeVries & Taylor 2017): a gray square of this side at a random centre, which may
+    # lie near the edge so that only part of the square falls on the image; 0 = off.
+    cutout: int = 0
 
     def __post_init__(self):
         if (
@@ -40,6 +43,10 @@ class AugmentConfig:
             )
         if not isinstance(self.jitter, int | float) or not 0 <= self.jitter < 1:
             raise ConfigError(f"jitter must be a number in [0, 1); got {self.jitter!r}")
+        if isinstance(self.cutout, bool) or not isinstance(self.cutout, int) or self.cutout < 0:
+            raise ConfigError(
+                f"cutout must be an int >= 0 (the square's side); got {self.cutout!r}"
+            )
 
 
 def _source_index(pos: torch.Tensor, size: int, mode: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -130,4 +137,14 @@ def augment_batch(
             out = out * inside.to(torch.uint8)
     if cfg.jitter > 0:
         out = torch.where(mask.view(n, 1, 1, 1), _jitter(out, cfg.jitter, generator), out)
+    if cfg.cutout > 0:
+        # Centres anywhere on the image, as in the paper; the square is clipped at the edges.
+        cy, cx = draw(h), draw(w)
+        lo = cfg.cutout // 2
+        ys = torch.arange(h, device=images.device) - (cy - lo)[:, None]
+        xs = torch.arange(w, device=images.device) - (cx - lo)[:, None]
+        hole = ((ys >= 0) & (ys < cfg.cutout)).view(n, 1, h, 1) & (
+            (xs >= 0) & (xs < cfg.cutout)
+        ).view(n, 1, 1, w)
+        out = out.masked_fill(hole & mask.view(n, 1, 1, 1), 128)
     return out

@@ -39,7 +39,9 @@ class EpochPlan:
             )
         self.augment = None
         if cfg.augment != "none":
-            self.augment = AugmentConfig(crop_pad=4, flip=True, jitter=cfg.jitter)
+            self.augment = AugmentConfig(
+                crop_pad=4, flip=True, jitter=cfg.jitter, cutout=cfg.cutout
+            )
 
     def __len__(self) -> int:
         return len(self.base) if self.weighted is None else self.weighted.num_samples_

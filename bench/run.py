@@ -105,6 +105,7 @@ def bench_compile(data: str, epochs: int, repeats: int) -> None:
     import tempfile
     import tomllib
     from pathlib import Path
+    from unittest import mock
 
     import torch._dynamo
 
@@ -117,30 +118,26 @@ def bench_compile(data: str, epochs: int, repeats: int) -> None:
         f"x {epochs} epochs, eager vs torch.compile"
     )
     steady: dict[bool, list[float]] = {False: [], True: []}
-    saved_cache = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    with tempfile.TemporaryDirectory(prefix="inductor-") as cache:
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = cache
-        try:
-            for r in range(repeats):  # interleaved, so both see the same machine load
-                for compiled in (False, True):
-                    torch._dynamo.reset()  # nothing compiled in memory from the last repeat
-                    log = fit(cfg.replace(compile=compiled), task, progress=False).log
-                    seconds = log["epoch_seconds"]
-                    steady[compiled].append(sum(seconds[1:]) / (len(seconds) - 1))
-                    extra = ""
-                    if compiled:
-                        cost = seconds[0] - steady[compiled][-1]
-                        extra = f", compile {cost:4.1f} s ({'cold' if r == 0 else 'from cache'})"
-                    print(
-                        f"  repeat {r + 1}, {'compiled' if compiled else 'eager   '}: first "
-                        f"epoch {seconds[0]:5.1f} s, later epochs {steady[compiled][-1]:5.2f} s "
-                        f"each{extra}"
-                    )
-        finally:
-            if saved_cache is None:
-                os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
-            else:
-                os.environ["TORCHINDUCTOR_CACHE_DIR"] = saved_cache
+    with (
+        tempfile.TemporaryDirectory(prefix="inductor-") as cache,
+        mock.patch.dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache),
+    ):
+        for r in range(repeats):  # interleaved, so both see the same machine load
+            for compiled in (False, True):
+                torch._dynamo.reset()  # nothing compiled in memory from the last repeat
+                seconds = fit(cfg.replace(compile=compiled), task, progress=False).log[
+                    "epoch_seconds"
+                ]
+                steady[compiled].append(sum(seconds[1:]) / (len(seconds) - 1))
+                extra = ""
+                if compiled:
+                    cost = seconds[0] - steady[compiled][-1]
+                    extra = f", compile {cost:4.1f} s ({'cold' if r == 0 else 'from cache'})"
+                print(
+                    f"  repeat {r + 1}, {'compiled' if compiled else 'eager   '}: first "
+                    f"epoch {seconds[0]:5.1f} s, later epochs {steady[compiled][-1]:5.2f} s "
+                    f"each{extra}"
+                )
     eager, compiled = min(steady[False]), min(steady[True])
     print(
         f"steady-state epoch: eager {eager:5.2f} s, compiled {compiled:5.2f} s: "

@@ -108,6 +108,10 @@ class RunConfig:
             (self.jitter == 0 and self.cutout == 0) or self.augment != "none",
             "jitter and cutout are part of the augmentation: set --augment all or copies",
         )
+        if self.augment != "none":  # the augmentation checks its own settings
+            from imbalance_lab.strategies.augment import AugmentConfig
+
+            AugmentConfig(jitter=self.jitter, cutout=self.cutout)
         _check(
             self.optimizer in ("adam", "sgd"),
             f"--optimizer must be adam or sgd, got {self.optimizer!r}",
@@ -121,10 +125,6 @@ class RunConfig:
             f"--drw-at must be in [0, 1], got {self.drw_at}",
         )
         _check(0 <= self.jitter < 1, f"--jitter must be in [0, 1), got {self.jitter}")
-        _check(
-            isinstance(self.cutout, int) and not isinstance(self.cutout, bool) and self.cutout >= 0,
-            f"cutout must be an int >= 0 (the square's side in pixels), got {self.cutout!r}",
-        )
         _check(self.lr_decay in ("steps", "linear"),
                f"lr_decay must be steps or linear, got {self.lr_decay!r}")  # fmt: skip
         _check(self.lr_decay == "steps" or not self.lr_steps,

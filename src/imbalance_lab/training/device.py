@@ -60,6 +60,10 @@ class CompiledStep:
             # Inductor warns on CPU-only builds that it found no CUDA runtime: true, and no concern.
             logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
             self.compiled = torch.compile(model)
+            from torch._dynamo.exc import BackendCompilerFailed
+            from torch._inductor.exc import InductorError
+
+            self.failures = (BackendCompilerFailed, InductorError)
 
     def compiles_on(self, x: torch.Tensor) -> bool:
         """Whether calling with ``x`` compiles first (tens of seconds): worth telling the user."""
@@ -69,12 +73,9 @@ class CompiledStep:
         if self.compiled is None or len(x) != self.batch_size:
             return self.model(x)
         self.ran = True
-        from torch._dynamo.exc import BackendCompilerFailed
-        from torch._inductor.exc import InductorError
-
         try:
             return self.compiled(x)
-        except (BackendCompilerFailed, InductorError) as exc:
+        except self.failures as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             self.warn(f"warning: torch.compile failed ({first}); training without it")
             self.compiled = None

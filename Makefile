@@ -20,8 +20,8 @@ demo: venv
 	$(BIN)/imbalance-lab reproduce article --data "$(DATA)" --out $(OUT) --both --workers 2
 
 lint: venv
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 
 test: lint
 	$(BIN)/python -m pytest -q

@@ -29,3 +29,23 @@ def test_augmentation_details_without_augmentation_are_refused(changes):
     with pytest.raises(ConfigError, match="set --augment all or copies"):
         RunConfig(**changes)
     assert RunConfig(augment="all", **changes)
+
+
+def test_a_saved_config_from_before_a_key_existed_is_the_same_run():
+    from imbalance_lab.config import without_execution_details
+
+    cfg = RunConfig(epochs=3)
+    older = {k: v for k, v in cfg.to_dict().items() if k not in ("ema", "cutout")}
+    assert without_execution_details(older) == cfg.identity()
+    assert without_execution_details(older) != cfg.replace(ema=0.99).identity()
+
+
+@pytest.mark.parametrize("decay", [0.0, 1.0, -0.5, 1.5])
+def test_a_weight_average_decay_outside_0_1_is_refused(decay):
+    with pytest.raises(ConfigError, match=r"--ema .* must be in \(0, 1\)"):
+        RunConfig(ema=decay)
+
+
+def test_a_weight_average_of_the_articles_faithful_replay_is_refused():
+    with pytest.raises(ConfigError, match="--ema and --faithful do not mix"):
+        RunConfig(ema=0.99, faithful=True)

@@ -230,6 +230,11 @@ def reproduce_article_cmd(
     type=click.Choice(["none", "flip", "flip-shift"]),
     help="Test-time augmentation: average predictions over the mirror (and 1-pixel shifts).",
 )
+@click.option(
+    "--ema",
+    type=float,
+    help="Score and save an exponential moving average of the weights with this decay, e.g. 0.998.",
+)
 @click.option("--optimizer", type=click.Choice(["adam", "sgd"]), help="Optimiser (default adam).")
 @click.option("--weight-decay", type=float, help="L2 weight decay (default 0).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device (default auto).")

@@ -8,6 +8,7 @@ and inside every checkpoint and model file.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import tomllib
 from dataclasses import dataclass
@@ -58,6 +59,7 @@ class RunConfig:
         None  # e.g. "recall>=0.9": operating point chosen on the calibration split
     )
     tta: str = "none"  # test-time views averaged: "none", "flip" or "flip-shift" (6 views)
+    ema: float | None = None  # decay of an exponential moving average of the weights; None = off
     # --- optimiser and schedule ---
     optimizer: str = "adam"  # "adam" or "sgd" (momentum 0.9, nesterov off)
     momentum: float = 0.9  # SGD momentum
@@ -129,6 +131,10 @@ class RunConfig:
                f"lr_decay must be steps or linear, got {self.lr_decay!r}")  # fmt: skip
         _check(self.lr_decay == "steps" or not self.lr_steps,
                "give lr_steps or lr_decay = 'linear', not both")  # fmt: skip
+        _check(self.ema is None or 0 < self.ema < 1,
+               f"--ema is the decay of the weight average and must be in (0, 1), got {self.ema}")  # fmt: skip
+        _check(self.ema is None or not self.faithful,
+               "--ema and --faithful do not mix: the article trained and scored one set of weights")  # fmt: skip
         _check(self.tta in ("none", "flip", "flip-shift"),
                f"--tta must be none, flip or flip-shift, got {self.tta!r}")  # fmt: skip
         if self.objective is not None:
@@ -194,7 +200,14 @@ EXECUTION_KEYS = ("threads", "compile")
 
 
 def without_execution_details(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k not in EXECUTION_KEYS}
+    """What identifies a run; keys a saved config predates count at their default value."""
+    full = {**_defaults(), **config}
+    return {k: v for k, v in full.items() if k not in EXECUTION_KEYS}
+
+
+@functools.cache
+def _defaults() -> dict:
+    return RunConfig().to_dict()
 
 
 def _check(ok: bool, message: str) -> None:

@@ -110,3 +110,18 @@ def test_real_cifar10_gives_the_articles_4800_cats_and_1200_dogs(shared_cifar):
 def test_bad_data_paths(data, message):
     with pytest.raises(DataError, match=message):
         resolve_source(data)
+
+
+def test_left_out_holds_exactly_the_training_images_the_imbalanced_set_did_not_pick(tiny_folder):
+    from imbalance_lab.data import left_out
+
+    cfg = RunConfig(data=str(tiny_folder), classes=("cat", "dog"), counts="40,10", val="0.2")
+    task, rest = build_task(cfg), left_out(cfg)
+    assert rest.class_counts() == {"cat": 0, "dog": 30}
+    used = {
+        bytes(img) for img in np.concatenate([task.train.images.numpy(), task.val.images.numpy()])
+    }
+    spare = {bytes(img.numpy()) for img in rest.images}
+    assert len(spare) == 30 and not used & spare  # tiny_folder's images are all distinct
+    other_seed = left_out(cfg.replace(seed=1))
+    assert {bytes(img.numpy()) for img in other_seed.images} != spare

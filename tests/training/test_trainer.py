@@ -12,6 +12,7 @@ import torch
 from imbalance_lab.config import RunConfig
 from imbalance_lab.data import build_task
 from imbalance_lab.errors import OutputError, TrainingDiverged
+from imbalance_lab.models.saved import load_saved_model
 from imbalance_lab.training import checkpoint as checkpoint_module
 from imbalance_lab.training import fit
 from tests.conftest import make_image_folder
@@ -113,6 +114,50 @@ def test_a_failed_compile_warns_once_and_trains_eagerly(tiny_folder, tmp_path, m
     assert len(messages) == 1 and "torch.compile failed" in messages[0]  # once, not per batch
     eager = fit(cfg, build_task(cfg), progress=False)
     assert _metrics_only(result.log) == _metrics_only(eager.log)
+
+
+def _float_tensors(model):
+    return {k: v for k, v in model.state_dict().items() if v.is_floating_point()}
+
+
+def test_ema_scores_and_saves_the_moving_average_of_the_weights(tiny_folder, tmp_path):
+    cfg = _cfg(tiny_folder, epochs=2)
+    plain = fit(cfg, build_task(cfg), progress=False)
+    # A decay near 0 keeps only the newest weights: the model scored is the trained one.
+    newest = fit(cfg.replace(ema=1e-9), build_task(cfg), progress=False)
+    for name, value in _float_tensors(plain.model).items():
+        assert torch.allclose(_float_tensors(newest.model)[name], value, rtol=0, atol=1e-6), name
+    assert newest.final["val"]["accuracy"] == plain.final["val"]["accuracy"]
+    # A slow average stays near the first steps' weights, batch-norm statistics included,
+    # while training itself is untouched; the model file holds the average.
+    slow = fit(cfg.replace(ema=0.99), build_task(cfg), out_dir=tmp_path / "run", progress=False)
+    assert slow.log["training_loss_per_batch"] == plain.log["training_loss_per_batch"]
+    averaged, trained = _float_tensors(slow.model), _float_tensors(plain.model)
+    assert all(not torch.allclose(averaged[k], trained[k]) for k in trained)
+    saved, _ = load_saved_model(tmp_path / "run" / "model.pt")
+    for name, value in _float_tensors(saved).items():
+        assert torch.equal(value, averaged[name]), name
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_resumed_run_continues_the_weight_average(tiny_folder, tmp_path):
+    cfg = _cfg(tiny_folder, epochs=3, ema=0.9)
+    whole = fit(cfg, build_task(cfg), progress=False)
+
+    def stop_after_first(epoch, metrics):
+        if epoch == 0:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        fit(cfg, build_task(cfg), out_dir=tmp_path, progress=False, on_epoch=stop_after_first)
+    resumed = fit(cfg, build_task(cfg), out_dir=tmp_path, progress=False)
+    assert resumed.resumed_from == 1
+    assert _metrics_only(resumed.log) == _metrics_only(whole.log)
+    for name, value in _float_tensors(whole.model).items():
+        assert torch.equal(_float_tensors(resumed.model)[name], value), name
 
 
 def test_nan_loss_stops_with_epoch_batch_and_advice(tiny_folder, tmp_path):

@@ -14,10 +14,10 @@ from imbalance_lab.data.sources import (
     resolve_source,
     select_classes,
 )
-from imbalance_lab.data.task import Task, build_task, stratified_split
+from imbalance_lab.data.task import Task, build_task, left_out, stratified_split
 
 __all__ = [
-    "ImageSet", "ImbalanceSpec", "Source", "Task", "build_task", "list_classes", "load_split",
+    "ImageSet", "ImbalanceSpec", "Source", "Task", "build_task", "left_out", "list_classes", "load_split",
     "parse_imbalance", "pick_indices", "resolve_counts", "resolve_source", "select_classes",
     "stratified_split",
 ]  # fmt: skip

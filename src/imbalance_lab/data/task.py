@@ -14,8 +14,19 @@ from sklearn.model_selection import train_test_split
 
 from imbalance_lab.config import RunConfig
 from imbalance_lab.data.imageset import ImageSet
-from imbalance_lab.data.imbalance import parse_imbalance, pick_indices, resolve_counts
-from imbalance_lab.data.sources import list_classes, load_split, resolve_source, select_classes
+from imbalance_lab.data.imbalance import (
+    ImbalanceSpec,
+    parse_imbalance,
+    pick_indices,
+    resolve_counts,
+)
+from imbalance_lab.data.sources import (
+    Source,
+    list_classes,
+    load_split,
+    resolve_source,
+    select_classes,
+)
 from imbalance_lab.errors import DataError
 
 
@@ -44,34 +55,65 @@ def stratified_split(
     return np.sort(kept), np.sort(held)
 
 
-def build_task(cfg: RunConfig) -> Task:
+@dataclass(frozen=True)
+class _Pick:
+    source: Source
+    classes: list[str]
+    spec: ImbalanceSpec
+    full_train: ImageSet  # the source's whole training split, for the chosen classes
+    available: list[int]  # its images per class
+    counts: list[int]  # the imbalanced set's images per class
+    picked: np.ndarray  # indices into full_train of the imbalanced set
+
+
+def _pick(cfg: RunConfig) -> _Pick:
     source = resolve_source(cfg.data)
     classes = select_classes(list_classes(source), list(cfg.classes) or None)
     spec = parse_imbalance(
         len(classes), ratio=cfg.ratio, counts=cfg.counts, long_tail=cfg.long_tail, size=cfg.size
     )
-    load = dict(image_size=cfg.image_size, skip_bad_images=cfg.skip_bad_images)
-    full_train = load_split(source, "train", classes, **load)
-    test = load_split(source, "test", classes, **load)
+    full_train = load_split(
+        source, "train", classes, image_size=cfg.image_size, skip_bad_images=cfg.skip_bad_images
+    )
+    labels = full_train.labels.numpy()
+    available = np.bincount(labels, minlength=len(classes)).tolist()
+    counts = resolve_counts(spec, available, classes)
+    return _Pick(source, classes, spec, full_train, available, counts,
+                 pick_indices(labels, counts, cfg.seed))  # fmt: skip
+
+
+def left_out(cfg: RunConfig) -> ImageSet:
+    """The training-split images the run's imbalanced set did not pick.
+
+    They are held out from the run yet are not the test split, so a recipe can be
+    developed on them without ever looking at test (see examples/score_left_out.py).
+    """
+    pick = _pick(cfg)
+    return pick.full_train.subset(np.setdiff1d(np.arange(len(pick.full_train)), pick.picked))
+
+
+def build_task(cfg: RunConfig) -> Task:
+    pick = _pick(cfg)
+    full_train, classes = pick.full_train, pick.classes
+    test = load_split(
+        pick.source, "test", classes, image_size=cfg.image_size, skip_bad_images=cfg.skip_bad_images
+    )
     if test.image_shape != full_train.image_shape:
         raise DataError(
             f"train images are {full_train.image_shape} but test images are {test.image_shape}; "
             "pass --image-size N to resize both"
         )
-    labels = full_train.labels.numpy()
-    available = np.bincount(labels, minlength=len(classes)).tolist()
-    counts = resolve_counts(spec, available, classes)
-    train = full_train.subset(pick_indices(labels, counts, cfg.seed))
+    train = full_train.subset(pick.picked)
     if cfg.val == "test":
         val, val_is_test = test, True
     else:
         kept, held = stratified_split(train.labels.numpy(), float(cfg.val), cfg.seed)
         train, val, val_is_test = train.subset(kept), train.subset(held), False
     notes = {
-        "source": source.describe(),
-        "imbalance": spec.describe(),
-        "available_train": dict(zip(classes, available, strict=True)),
-        "requested_train": dict(zip(classes, counts, strict=True)),
+        "source": pick.source.describe(),
+        "imbalance": pick.spec.describe(),
+        "available_train": dict(zip(classes, pick.available, strict=True)),
+        "requested_train": dict(zip(classes, pick.counts, strict=True)),
         "train": train.class_counts(),
         "val": val.class_counts(),
         "test": test.class_counts(),

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from imbalance_lab.config import RunConfig, without_execution_details
@@ -48,7 +49,7 @@ RESULT = "result.json"
 
 @dataclass
 class TrainResult:
-    model: nn.Module  # the model after the last epoch, in eval mode
+    model: nn.Module  # the model after the last epoch (with ema, its weight average), in eval mode
     log: dict  # per-batch losses and per-epoch metrics (the article's log_dict keys and more)
     final: dict  # metrics of the last epoch: {"train": ..., "val": ..., "test": ...}
     out_dir: Path | None  # where log, model and result were written
@@ -178,6 +179,14 @@ def fit(
         )
     else:
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    # The weights scored and saved: the trained ones, or with ``ema`` their exponential
+    # moving average (Polyak & Juditsky 1992), batch-norm statistics included.
+    average = (
+        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
+        if cfg.ema is not None
+        else None
+    )
+    scored = model if average is None else average.module
     gen = torch.Generator().manual_seed(cfg.seed)
     # The article shuffles its list once and iterates a DataLoader without shuffle.
     fixed_order = torch.randperm(len(train), generator=gen) if cfg.faithful else None
@@ -191,6 +200,8 @@ def fit(
         torch.set_rng_state(state["rng"]["torch"])
         fixed_order = state["fixed_order"]
         model.train(state["model_training"])
+        if average is not None:
+            average.load_state_dict(state["average"])
         log, start_epoch = json.loads(state["log"]), int(state["epoch"])
 
     n_batches = -(-len(plan) // cfg.batch_size)
@@ -239,6 +250,8 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                if average is not None:
+                    average.update_parameters(model)
                 losses.append(loss.item())
                 preds.append(outputs.detach().argmax(dim=1).cpu())
                 if compiling:  # forward and backward are compiled now
@@ -256,7 +269,7 @@ def fit(
                     labels, torch.cat(preds).numpy(), train.num_classes
                 )
             train_metrics["loss"] = float(np.mean(losses))
-            val_metrics, val_losses, val_probs = _evaluate(model, val, loss_fn, device, bf16)
+            val_metrics, val_losses, val_probs = _evaluate(scored, val, loss_fn, device, bf16)
             log["validation_loss_per_batch"].extend(val_losses)
             _log_epoch(log, "training", train_metrics)
             _log_epoch(log, "validation", val_metrics)
@@ -275,6 +288,7 @@ def fit(
                         "model": model.state_dict(),
                         "model_training": model.training,
                         "optimizer": optimizer.state_dict(),
+                        "average": None if average is None else average.state_dict(),
                         "rng": _rng_state(gen),
                         "fixed_order": fixed_order,
                         "log": json.dumps(log),
@@ -285,7 +299,7 @@ def fit(
     finally:
         bar.close()
     return _finish(
-        cfg, task, model, log, out, loss_fn, device, bf16, start_epoch, evaluate_test, val_probs
+        cfg, task, scored, log, out, loss_fn, device, bf16, start_epoch, evaluate_test, val_probs
     )
 
 

@@ -20,7 +20,8 @@ def test_score_left_out_scores_each_run_on_the_images_its_set_did_not_pick(tmp_p
     runs = []
     for seed in (0, 1):
         cfg = RunConfig(data=str(root), classes=("cat", "dog"), counts="30,10", val="0.2",
-                        epochs=2, batch_size=16, seed=seed, threads=1)  # fmt: skip
+                        objective="recall>=0.9", epochs=2, batch_size=16, seed=seed,
+                        threads=1)  # fmt: skip
         fit(cfg, build_task(cfg), out_dir=tmp_path / f"seed-{seed}", progress=False)
         runs.append(str(tmp_path / f"seed-{seed}"))
     done = subprocess.run(
@@ -32,6 +33,8 @@ def test_score_left_out_scores_each_run_on_the_images_its_set_did_not_pick(tmp_p
     mean = re.search(r"balanced_accuracy: ([\d.]+) ± ([\d.]+) over 2 runs", done.stdout)
     assert mean and 0.0 <= float(mean.group(1)) <= 1.0
     assert re.search(r"roc_auc: [\d.]+ ± [\d.]+ over 2 runs", done.stdout)
+    recall = re.search(r"recall_at_threshold: ([\d.]+) ± [\d.]+ over 2 runs", done.stdout)
+    assert recall and 0.0 <= float(recall.group(1)) <= 1.0
 
 
 def test_score_left_out_without_runs_prints_its_usage():

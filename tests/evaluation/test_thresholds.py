@@ -20,9 +20,51 @@ def test_recall_bound_gives_the_highest_precision_on_the_pr_curve(seed, bound):
     y, scores = _binary(seed)
     point = choose_operating_point(y, scores, parse_objective(f"recall>={bound}"))
     precision, recall, _ = precision_recall_curve(y, scores[:, 1])
-    assert point.met
-    assert point.calibration["recall"] >= bound
-    assert point.calibration["precision"] == pytest.approx(precision[recall >= bound].max())
+    n = int(y.sum())
+    asked = bound * (n + 1) / n  # the finite-sample correction
+    assert point.met and "on new data in expectation" in point.message
+    assert point.calibration["recall"] >= asked
+    assert point.calibration["precision"] == pytest.approx(precision[recall >= asked].max())
+
+
+def _true_recall_of_chosen_thresholds(bound, n_pos, draws, correct):
+    """Mean recall on the whole population of the thresholds chosen on small calibration draws.
+
+    Positive scores are uniform on (0, 1), so a threshold t recalls exactly 1 - t of them.
+    """
+    rng = np.random.default_rng(0)
+    objective = parse_objective(f"recall>={bound}")
+    recalls = []
+    for _ in range(draws):
+        p = np.concatenate([rng.random(n_pos), rng.random(n_pos) * 0.5])
+        y = np.r_[np.ones(n_pos, int), np.zeros(n_pos, int)]
+        scores = np.stack([1 - p, p], axis=1)
+        if correct:
+            t = choose_operating_point(y, scores, objective).value
+        else:  # the plain rule: the highest threshold that recalls `bound` of the draw
+            t = np.sort(p[:n_pos])[int(np.floor(n_pos * (1 - bound) + 1e-9))]
+        recalls.append(1.0 - t)
+    return float(np.mean(recalls))
+
+
+def test_a_recall_bound_holds_in_expectation_on_new_positives():
+    # 20 calibration positives, recall >= 0.9: the plain rule keeps 18 of them, whose
+    # expected population recall is 1 - 3/21 = 0.857; the corrected rule keeps 19: 0.905.
+    # 400 draws put the standard error of each mean near 0.003.
+    corrected = _true_recall_of_chosen_thresholds(0.9, 20, 400, correct=True)
+    plain = _true_recall_of_chosen_thresholds(0.9, 20, 400, correct=False)
+    assert corrected >= 0.9 - 0.01
+    assert plain < 0.9 - 0.03  # what the correction fixes
+
+
+def test_a_recall_bound_too_tight_for_the_positives_is_reported_as_unmet():
+    # recall >= 0.9 from 5 positives would need calibration recall >= 0.9 * 6/5 > 1.
+    y = np.r_[np.ones(5, int), np.zeros(5, int)]
+    p = np.array([0.9, 0.8, 0.7, 0.6, 0.55, 0.1, 0.2, 0.3, 0.4, 0.5])
+    point = choose_operating_point(y, np.stack([1 - p, p], axis=1), parse_objective("recall>=0.9"))
+    assert not point.met
+    assert point.calibration["recall"] == 1.0 and point.value == pytest.approx(0.55)
+    assert "cannot be met on the calibration split (>= 1.080 from 5 positives)" in point.message
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -4,6 +4,13 @@ Binary tasks: a decision threshold on the positive class's probability. Multi-cl
 tasks: post-hoc logit adjustment, argmax_c(log p_c - tau * log prior_c), with tau
 chosen on the calibration split (Menon et al. 2021, "Long-tail learning via logit
 adjustment", Sec. 4).
+
+A recall bound is meant for new data, not for the calibration split: the highest
+threshold that recalls a fraction R of n calibration positives recalls, in expectation,
+fewer than R of new positives. Conformal risk control (Angelopoulos et al. 2024,
+"Conformal Risk Control", Thm. 1, with the miss indicator as the loss) gives the
+fix: ask for n * (1 - recall) + 1 <= (1 - R) * (n + 1), i.e. calibration recall
+>= R * (n + 1) / n. The expected recall on new, exchangeable positives is then >= R.
 """
 
 from __future__ import annotations
@@ -50,8 +57,21 @@ def choose_operating_point(
     return _choose_tau(y_true, scores, objective, prior)
 
 
+def calibration_bound(objective: Objective, positives: int) -> Objective:
+    """The bound to ask of the calibration split so that it holds, in expectation, on new data.
+
+    Only a recall bound is corrected (see the module docstring); a precision bound is a
+    ratio over the predicted positives, which that argument does not cover, and is kept.
+    """
+    if objective.kind != "recall>=" or positives <= 0:
+        return objective
+    return Objective("recall>=", objective.value * (positives + 1) / positives)
+
+
 def _choose_threshold(y_true, scores, objective) -> OperatingPoint:
     p = scores[:, 1]
+    positives = int((y_true == 1).sum())
+    asked = calibration_bound(objective, positives)
     # Every distinct score is a candidate (predict positive when p >= t), plus one
     # above the maximum (nothing positive).
     candidates = np.unique(np.concatenate([p, [np.nextafter(p.max(), np.inf)]]))
@@ -61,17 +81,23 @@ def _choose_threshold(y_true, scores, objective) -> OperatingPoint:
         # Rank by the objective; among ties prefer more of the constrained metric (the
         # margin that makes the bound likelier to hold on new data), then fewer alarms.
         margin = m[objective.constrained_metric] if objective.constrained else 0.0
-        key = (objective.score(m), margin, t)
+        key = (asked.score(m), margin, t)
         if best_key is None or key > best_key:
             best, best_key = (float(t), m), key
     t, m = best
-    met = objective.met(m)
-    if met:
-        message = f"threshold {t:.4f} on p({'positive'}) meets {objective} on the calibration split"
-    else:
-        name = objective.constrained_metric
+    met = asked.met(m)
+    name = objective.constrained_metric
+    if met and asked != objective:
         message = (
-            f"{objective} cannot be met on the calibration split: the best {name} is "
+            f"threshold {t:.4f} on p(positive) meets {objective} on new data in expectation: "
+            f"calibration {name} {m[name]:.3f} >= {objective.value:g}*{positives + 1}/{positives}"
+        )
+    elif met:
+        message = f"threshold {t:.4f} on p(positive) meets {objective} on the calibration split"
+    else:
+        needs = f" (>= {asked.value:.3f} from {positives} positives)" if asked != objective else ""
+        message = (
+            f"{objective} cannot be met on the calibration split{needs}: the best {name} is "
             f"{m[name]:.3f}; using the closest point, threshold {t:.4f}"
         )
     return OperatingPoint("threshold", t, met, m, message)

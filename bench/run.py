@@ -7,7 +7,7 @@
    steady-state epoch time, the compile cost (cold, then cached) and the ratio
    (`--skip-compile`).
 3. Times one sweep with 1 worker and with 2 workers (`--skip-sweep` to leave out).
-4. Times `compare --preset article` (about 17 minutes; `--skip-compare` to leave out).
+4. Times `compare --preset article` (8-17 minutes on 2 cores; `--skip-compare` to leave out).
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def main() -> None:
         "--skip-sweep", action="store_true", help="skip the sweep 1-vs-2-worker timing"
     )
     parser.add_argument(
-        "--skip-compare", action="store_true", help="skip the ~17 min compare preset"
+        "--skip-compare", action="store_true", help="skip the compare preset (8-17 min on 2 cores)"
     )
     args = parser.parse_args()
     threads = set_threads(None)

@@ -66,15 +66,19 @@ class _Pick:
     picked: np.ndarray  # indices into full_train of the imbalanced set
 
 
+def _load(cfg: RunConfig, source: Source, split: str, classes: list[str]) -> ImageSet:
+    return load_split(
+        source, split, classes, image_size=cfg.image_size, skip_bad_images=cfg.skip_bad_images
+    )
+
+
 def _pick(cfg: RunConfig) -> _Pick:
     source = resolve_source(cfg.data)
     classes = select_classes(list_classes(source), list(cfg.classes) or None)
     spec = parse_imbalance(
         len(classes), ratio=cfg.ratio, counts=cfg.counts, long_tail=cfg.long_tail, size=cfg.size
     )
-    full_train = load_split(
-        source, "train", classes, image_size=cfg.image_size, skip_bad_images=cfg.skip_bad_images
-    )
+    full_train = _load(cfg, source, "train", classes)
     labels = full_train.labels.numpy()
     available = np.bincount(labels, minlength=len(classes)).tolist()
     counts = resolve_counts(spec, available, classes)
@@ -95,9 +99,7 @@ def left_out(cfg: RunConfig) -> ImageSet:
 def build_task(cfg: RunConfig) -> Task:
     pick = _pick(cfg)
     full_train, classes = pick.full_train, pick.classes
-    test = load_split(
-        pick.source, "test", classes, image_size=cfg.image_size, skip_bad_images=cfg.skip_bad_images
-    )
+    test = _load(cfg, pick.source, "test", classes)
     if test.image_shape != full_train.image_shape:
         raise DataError(
             f"train images are {full_train.image_shape} but test images are {test.image_shape}; "

@@ -543,7 +543,7 @@ def strategies():
     """
     from imbalance_lab.strategies.registry import STRATEGIES
 
-    for strategy in STRATEGIES.values():
+    for strategy in (e.obj for e in STRATEGIES.entries()):
         click.echo(f"{strategy.name:<18} {strategy.summary}")
 
 

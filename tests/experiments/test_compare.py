@@ -51,7 +51,7 @@ def test_the_article_preset_resolves_to_the_articles_task():
     base, strategies, seeds, objective = resolve_compare("article", {"data": "somewhere"})
     assert base.classes == ("cat", "dog") and base.ratio == "4" and base.model == "article-convnet"
     assert base.epochs == 10 and seeds == 3 and objective == "recall>=0.9" and base.val == "0.2"
-    assert [s.name for s in strategies] == list(STRATEGIES)
+    assert [s.name for s in strategies] == STRATEGIES.names()
 
 
 def test_the_cifar10_lt_preset_shortens_its_schedule_proportionally():

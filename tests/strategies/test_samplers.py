@@ -76,11 +76,11 @@ def test_class_counts_match_imbalanced_learn(kind, seed, num_classes, strategy):
 @pytest.mark.parametrize("name", ["downsample", "upsample"])
 def test_indices_are_valid_and_deterministic_per_random_state(name):
     labels = random_labels(1, 4)
-    first = SAMPLERS[name](random_state=3).fit_resample(labels)
+    first = SAMPLERS.get(name)(random_state=3).fit_resample(labels)
     assert first.dtype.kind == "i"
     assert ((first >= 0) & (first < labels.size)).all()
-    assert np.array_equal(first, SAMPLERS[name](random_state=3).fit_resample(labels))
-    assert not np.array_equal(first, SAMPLERS[name](random_state=4).fit_resample(labels))
+    assert np.array_equal(first, SAMPLERS.get(name)(random_state=3).fit_resample(labels))
+    assert not np.array_equal(first, SAMPLERS.get(name)(random_state=4).fit_resample(labels))
 
 
 def test_under_sampler_keeps_distinct_items_and_records_what_it_did():
@@ -201,5 +201,5 @@ def test_bad_class_balanced_sampler_settings_get_one_line_errors(kwargs, message
 
 def test_registry_names_the_three_samplers():
     assert set(SAMPLERS) == {"downsample", "upsample", "weighted-sampler"}
-    for factory in SAMPLERS.values():
+    for factory in (e.obj for e in SAMPLERS.entries()):
         assert factory(random_state=0).fit_resample(random_labels(0, 2)).ndim == 1

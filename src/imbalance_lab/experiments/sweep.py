@@ -105,8 +105,8 @@ def trial_config(spec: SweepSpec, trial) -> RunConfig:
         changes["tau"] = trial.suggest_float("tau", 0.0, 2.0)
         changes.setdefault("loss", "logit-adjusted")
     if "strategy" in spec.params:
-        name = trial.suggest_categorical("strategy", list(STRATEGIES))
-        for key, value in STRATEGIES[name].changes.items():
+        name = trial.suggest_categorical("strategy", STRATEGIES.names())
+        for key, value in STRATEGIES.get(name).changes.items():
             changes.setdefault(key, value)
     if changes.get("class_weights") is not None and changes.get("loss") == "ldam":
         changes.pop("class_weights")

@@ -49,7 +49,10 @@ class ArticleConvNet(nn.Module):
         return F.softmax(logits, dim=1) if self.faithful else logits
 
 
-@register_model("article-convnet")
+@register_model(
+    "article-convnet",
+    "the article's ConvNet: six 3x3 convs (8-128 channels), BatchNorm, max-pools; 0.2M weights",
+)
 def article_convnet(*, num_classes, in_channels, image_size, faithful):
     if image_size < 24:  # three 2x2 pools, then a 3x3 average pool
         from imbalance_lab.errors import ConfigError

@@ -15,13 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from imbalance_lab.errors import ConfigError
-
-TTA_MODES = {
-    "none": "the image alone",
-    "flip": "the image and its mirror: 2 forward passes",
-    "flip-shift": "image and mirror, each also shifted one pixel down-right and up-left: 6 passes",
-}
+from imbalance_lab.registry import Registry
 
 
 def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
@@ -32,16 +26,20 @@ def _shift(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return padded[:, :, pad - dy : pad - dy + h, pad - dx : pad - dx + w]
 
 
+# Each mode maps a normalised float batch to the views whose predictions are averaged.
+TTA_MODES = Registry("TTA mode")
+TTA_MODES.add("none", lambda x: [x], "the image alone")
+TTA_MODES.add("flip", lambda x: [x, x.flip(3)], "the image and its mirror: 2 forward passes")
+TTA_MODES.add(
+    "flip-shift",
+    lambda x: [x, x.flip(3)] + [_shift(v, d, d) for v in (x, x.flip(3)) for d in (1, -1)],
+    "image and mirror, each also shifted one pixel down-right and up-left: 6 passes",
+)
+
+
 def tta_views(x: torch.Tensor, mode: str) -> list[torch.Tensor]:
     """The views of a normalised float batch that ``mode`` averages over."""
-    if mode not in TTA_MODES:
-        raise ConfigError(f"--tta must be one of {', '.join(TTA_MODES)}, got {mode!r}")
-    if mode == "none":
-        return [x]
-    views = [x, x.flip(3)]
-    if mode == "flip-shift":
-        views += [_shift(v, d, d) for v in views[:2] for d in (1, -1)]
-    return views
+    return TTA_MODES.get(mode)(x)
 
 
 def class_probabilities(

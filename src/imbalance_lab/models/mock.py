@@ -25,6 +25,8 @@ class MajorityClassifier(nn.Module):
         return torch.log(prior.clamp_min(1e-12)).expand(x.shape[0], -1)
 
 
-@register_model("majority")
+@register_model(
+    "majority", "the article's mock model: always the majority class of the training data"
+)
 def majority(*, num_classes, in_channels, image_size, faithful):
     return MajorityClassifier(num_classes)

@@ -71,11 +71,13 @@ class CifarResNet(nn.Module):
         return self.head(x.mean(dim=(2, 3)))
 
 
-@register_model("resnet20")
+@register_model("resnet20", "CIFAR ResNet-20 (He et al. 2016, Sec. 4.2): 0.27M weights")
 def resnet20(*, num_classes, in_channels, image_size, faithful):
     return CifarResNet(20, num_classes, in_channels)
 
 
-@register_model("resnet32")
+@register_model(
+    "resnet32", "CIFAR ResNet-32 (He et al. 2016), the long-tail papers' model: 0.46M weights"
+)
 def resnet32(*, num_classes, in_channels, image_size, faithful):
     return CifarResNet(32, num_classes, in_channels)

@@ -222,8 +222,8 @@ def _compare_page(folder: Path, study: dict, tmp: Path) -> tuple[str, list[Secti
     strategies = _table(
         ["strategy", "what it does", "config changes"],
         [
-            [name, getattr(STRATEGIES.get(name), "summary", "–"),
-             _changes(getattr(STRATEGIES.get(name), "changes", {}))]
+            [name, (STRATEGIES.get(name).summary if name in STRATEGIES else "–"),
+             _changes(STRATEGIES.get(name).changes if name in STRATEGIES else {})]
             for name in study.get("strategies", [])
         ],
     )  # fmt: skip

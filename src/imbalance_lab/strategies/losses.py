@@ -89,7 +89,7 @@ def _weighted_mean(per_item: torch.Tensor, target: torch.Tensor, weight: torch.T
     return (w * per_item).sum() / w.sum().clamp_min(torch.finfo(per_item.dtype).tiny)
 
 
-@register_loss("weighted-ce")
+@register_loss("weighted-ce", "cross-entropy, with the class weights when given")
 def weighted_ce(*, class_counts, class_weights):
     return WeightedCrossEntropy(class_weights)
 
@@ -117,7 +117,7 @@ class FocalLoss(nn.Module):
         return _weighted_mean(per_item, target, self.alpha)
 
 
-@register_loss("focal")
+@register_loss("focal", "focal loss: down-weights well-classified images (Lin et al. 2017)")
 def focal(*, class_counts, class_weights, gamma: float = 2.0):
     if not (isinstance(gamma, Real) and 0 <= gamma < math.inf):
         raise ConfigError(f"focal gamma must be a number >= 0; got {gamma!r}")
@@ -144,7 +144,10 @@ class LogitAdjustedLoss(nn.Module):
         return self.ce(logits + self.tau * self.log_prior.to(logits.dtype), target)
 
 
-@register_loss("logit-adjusted")
+@register_loss(
+    "logit-adjusted",
+    "logit-adjusted loss: cross-entropy on logits + tau log prior (Menon et al. 2021)",
+)
 def logit_adjusted(*, class_counts, class_weights, tau: float = 1.0):
     if not (isinstance(tau, Real) and math.isfinite(tau)):
         raise ConfigError(f"logit-adjusted tau must be a finite number; got {tau!r}")
@@ -152,7 +155,9 @@ def logit_adjusted(*, class_counts, class_weights, tau: float = 1.0):
     return LogitAdjustedLoss(log_counts - log_counts.logsumexp(0), tau, class_weights)
 
 
-@register_loss("balanced-softmax")
+@register_loss(
+    "balanced-softmax", "balanced softmax: softmax over logits + log n_c (Ren et al. 2020)"
+)
 def balanced_softmax(*, class_counts, class_weights):
     # Ren et al. 2020, "Balanced Meta-Softmax for Long-Tailed Visual Recognition":
     # softmax over logits + log(n_c). log(n_c) and log(prior) differ by a constant that
@@ -203,7 +208,9 @@ class LDAMLoss(nn.Module):
         )
 
 
-@register_loss("ldam")
+@register_loss(
+    "ldam", "label-distribution-aware margins, optional deferred re-weighting (Cao et al. 2019)"
+)
 def ldam(
     *,
     class_counts,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from imbalance_lab.errors import ConfigError, closest
+from imbalance_lab.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -18,13 +19,11 @@ class Strategy:
     changes: dict  # RunConfig fields it sets (the model, budget and seeds stay the same)
 
 
-STRATEGIES: dict[str, Strategy] = {}
+STRATEGIES = Registry("strategy")
 
 
 def register_strategy(name: str, summary: str, **changes) -> Strategy:
-    assert name not in STRATEGIES, f"strategy {name!r} registered twice"
-    STRATEGIES[name] = Strategy(name, summary, changes)
-    return STRATEGIES[name]
+    return STRATEGIES.add(name, Strategy(name, summary, changes), summary)
 
 
 register_strategy("baseline", "plain cross-entropy on the imbalanced data")
@@ -57,13 +56,13 @@ register_strategy(
 
 
 def strategy_names() -> list[str]:
-    return list(STRATEGIES)
+    return STRATEGIES.names()
 
 
 def parse_strategies(text: str) -> list[Strategy]:
     """``all`` or a comma-separated list of names."""
     if text.strip() == "all":
-        return list(STRATEGIES.values())
+        return [e.obj for e in STRATEGIES.entries()]
     chosen = []
     for name in (part.strip() for part in text.split(",")):
         if name not in STRATEGIES:
@@ -73,5 +72,5 @@ def parse_strategies(text: str) -> list[Strategy]:
             )
         if name in (s.name for s in chosen):
             raise ConfigError(f"strategy {name!r} is given twice")
-        chosen.append(STRATEGIES[name])
+        chosen.append(STRATEGIES.get(name))
     return chosen

@@ -14,12 +14,13 @@ stores how many samples to *add*, here every sampler stores the count *after*.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
 
 from imbalance_lab.errors import ConfigError
+from imbalance_lab.registry import Registry
 
 UNDER, OVER = "under-sampling", "over-sampling"
 STRATEGY_NAMES = ("auto", "majority", "minority", "not minority", "not majority", "all")
@@ -286,9 +287,14 @@ class ClassBalancedSampler:
         )
 
 
-# The names the CLI and the config use; each value builds a sampler from keyword arguments.
-SAMPLERS: dict[str, Callable[..., object]] = {
-    "downsample": RandomUnderSampler,
-    "upsample": RandomOverSampler,
-    "weighted-sampler": ClassBalancedSampler,
-}
+# The names the CLI and the config use; each entry builds a sampler from keyword arguments.
+SAMPLERS = Registry("sampler")
+SAMPLERS.add(
+    "downsample", RandomUnderSampler, "drop random majority images down to the minority count"
+)
+SAMPLERS.add(
+    "upsample", RandomOverSampler, "repeat random minority images up to the majority count"
+)
+SAMPLERS.add(
+    "weighted-sampler", ClassBalancedSampler, "draw a class-balanced set afresh every epoch"
+)

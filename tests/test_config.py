@@ -42,7 +42,7 @@ def test_a_saved_config_from_before_a_key_existed_is_the_same_run():
 
 @pytest.mark.parametrize("decay", [0.0, 1.0, -0.5, 1.5])
 def test_a_weight_average_decay_outside_0_1_is_refused(decay):
-    with pytest.raises(ConfigError, match=r"--ema .* must be in \(0, 1\)"):
+    with pytest.raises(ConfigError, match=r"--ema must be in \(0, 1\)"):
         RunConfig(ema=decay)
 
 

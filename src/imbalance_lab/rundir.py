@@ -102,7 +102,7 @@ class RunFolder:
     def claim(self, config: dict, identity, force: bool) -> None:
         """Make sure the folder is writable and holds this run (or none) before training.
 
-        ``identity(dict) -> dict`` reduces a config to what makes two runs the same run.
+        ``identity(config) -> dict`` reduces a config to what makes two runs the same run.
         A folder holding another run is refused, or emptied with ``force``.
         """
         try:
@@ -117,8 +117,9 @@ class RunFolder:
         other = self.config()
         if other is not None and identity(other) != identity(config):
             if not force:
+                difference = first_difference(identity(other), identity(config))
                 raise OutputError(
-                    f"{self.path} holds another run ({first_difference(identity(other), identity(config))}); "
+                    f"{self.path} holds another run ({difference}); "
                     "choose another --out, or pass --force to replace it"
                 )
             for name in RUN_FILES:

@@ -8,11 +8,11 @@ with stratification, and any resampling happens later, on the training part only
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from imbalance_lab.config import RunConfig
 from imbalance_lab.data.imageset import ImageSet
 from imbalance_lab.data.imbalance import (
     ImbalanceSpec,
@@ -28,6 +28,9 @@ from imbalance_lab.data.sources import (
     select_classes,
 )
 from imbalance_lab.errors import DataError
+
+if TYPE_CHECKING:
+    from imbalance_lab.config import RunConfig
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,15 @@ import numpy as np
 
 from imbalance_lab.config import RunConfig
 from imbalance_lab.errors import ConfigError, OutputError, closest
-from imbalance_lab.evaluation.objectives import parse_objective
 from imbalance_lab.io import atomic_write_json
+
+# sweep's own defaults, and why they differ from a single run's (shown in --help).
+DEFAULTS = {
+    "val": (0.2, "a sweep scores every trial on a calibration split carved from the training "
+                 "data, never on test"),
+    "objective": ("recall>=0.9", "a sweep searches for the setting that meets an objective; "
+                                 "this one is the article's aim"),
+}  # fmt: skip
 
 SEARCHABLE = ("weight", "lr", "epochs", "gamma", "tau", "strategy")
 HEARTBEAT_S = 5  # seconds between a running trial's heartbeats
@@ -64,8 +71,11 @@ def make_spec(base: RunConfig, out: Path, *, params: str | None, trials: int, gr
               storage: str | None, prune: bool) -> SweepSpec:  # fmt: skip
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {trials}")
-    if base.objective is None:
-        raise ConfigError("sweep needs --objective, e.g. 'recall>=0.9'")
+    if base.objective is None or base.val == "test":
+        raise ConfigError(
+            "sweep scores every trial by an objective on a calibration split; "
+            "pass --objective (e.g. 'recall>=0.9') and --val 0.2 (not test)"
+        )
     chosen = parse_params(params)
     if grid and chosen != ("weight",):
         raise ConfigError("--grid searches the minority weight only; drop --params or --grid")
@@ -170,7 +180,7 @@ def _load_study(spec: SweepSpec):
     pruner = (
         optuna.pruners.MedianPruner(n_warmup_steps=2) if spec.prune else optuna.pruners.NopPruner()
     )
-    objective = parse_objective(spec.base.objective)
+    objective = spec.base.objective
     storage = _storage(spec.storage)
     for attempt in range(10):
         try:
@@ -263,7 +273,7 @@ def worker(spec: SweepSpec, out: Path, worker_id: int, threads: int) -> int:
             continue
         cfg = trial_config(spec, trial)
         run_dir = out / "trials" / _run_key(cfg)
-        data_key = json.dumps({k: v for k, v in cfg.to_dict().items() if k in ("data", "classes", "ratio", "counts", "long_tail", "size", "image_size", "val", "seed", "skip_bad_images")})  # fmt: skip
+        data_key = cfg.task_key()
         if data_key not in task_cache:
             task_cache[data_key] = build_task(cfg)
 

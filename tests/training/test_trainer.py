@@ -12,6 +12,7 @@ import torch
 from imbalance_lab.config import RunConfig
 from imbalance_lab.data import build_task
 from imbalance_lab.errors import OutputError, TrainingDiverged
+from imbalance_lab.models import create_model
 from imbalance_lab.models.saved import load_saved_model
 from imbalance_lab.training import checkpoint as checkpoint_module
 from imbalance_lab.training import fit
@@ -60,10 +61,40 @@ def test_log_covers_every_key_of_the_articles_log_dict(tiny_folder):
     assert sum(map(sum, log["validation_confusion_matrix_per_epoch"][-1])) == 20
 
 
-def test_faithful_mode_trains_in_eval_mode_after_the_first_epoch(tiny_folder):
-    cfg = _cfg(tiny_folder, epochs=2, faithful=True)
-    result = fit(cfg, build_task(cfg), progress=False)
-    assert result.model.faithful and not result.model.training
+def _batchnorm_modes_while_training(cfg, task):
+    """BatchNorm's ``training`` flag at every training step, grouped by epoch.
+
+    A forward pre-hook on the first BatchNorm sees each forward; steps that build a graph
+    are training steps, evaluations run without one.
+    """
+    model = create_model(
+        cfg.model, num_classes=2, in_channels=3, image_size=32, faithful=cfg.faithful
+    )
+    norm = next(m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    modes, epoch = {}, [0]
+
+    def record(module, _inputs):
+        if torch.is_grad_enabled():
+            modes.setdefault(epoch[0], []).append(module.training)
+
+    norm.register_forward_pre_hook(record)
+    fit(
+        cfg,
+        task,
+        progress=False,
+        model=model,
+        on_epoch=lambda *_: epoch.__setitem__(0, epoch[0] + 1),
+    )
+    return modes
+
+
+@pytest.mark.parametrize("faithful", [True, False], ids=["faithful", "corrected"])
+def test_faithful_mode_trains_with_batchnorm_frozen_from_the_second_epoch(tiny_folder, faithful):
+    # The article's accuracy helper calls network.eval() after epoch 1 and nothing calls
+    # train() again; the corrected loop trains every epoch in train mode.
+    cfg = _cfg(tiny_folder, epochs=2, faithful=faithful)
+    modes = _batchnorm_modes_while_training(cfg, build_task(cfg))
+    assert modes == {0: [True] * 4, 1: [not faithful] * 4}  # 50 images, batch 16: 4 steps
 
 
 def test_class_weights_change_the_loss(tiny_folder):

@@ -30,6 +30,7 @@ def _metrics_only(log):
     return {k: v for k, v in log.items() if k != "epoch_seconds"}
 
 
+@pytest.mark.slow
 def test_same_seed_gives_bit_identical_metrics(tiny_folder):
     cfg = _cfg(tiny_folder, seed=3)
     task = build_task(cfg)
@@ -107,6 +108,7 @@ def test_class_weights_change_the_loss(tiny_folder):
     assert weighted.final["train"]["per_class_recall"][1] >= 0.5
 
 
+@pytest.mark.slow
 def test_compiled_step_trains_like_the_eager_one_and_compiles_once(tiny_folder):
     import torch._dynamo
     from torch._dynamo.utils import counters
@@ -130,6 +132,7 @@ def test_compiled_step_trains_like_the_eager_one_and_compiles_once(tiny_folder):
         assert torch.allclose(a.float(), b.float(), rtol=0, atol=1e-2)
 
 
+@pytest.mark.slow
 def test_a_failed_compile_warns_once_and_trains_eagerly(tiny_folder, tmp_path, monkeypatch):
     import torch._dynamo
     import torch._inductor.config as inductor_config
@@ -151,6 +154,7 @@ def _float_tensors(model):
     return {k: v for k, v in model.state_dict().items() if v.is_floating_point()}
 
 
+@pytest.mark.slow
 def test_ema_scores_and_saves_the_moving_average_of_the_weights(tiny_folder, tmp_path):
     cfg = _cfg(tiny_folder, epochs=2)
     plain = fit(cfg, build_task(cfg), progress=False)
@@ -174,6 +178,7 @@ class _Stop(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_a_resumed_run_continues_the_weight_average(tiny_folder, tmp_path):
     cfg = _cfg(tiny_folder, epochs=3, ema=0.9)
     whole = fit(cfg, build_task(cfg), progress=False)
@@ -247,6 +252,7 @@ def _train_cmd(root, out):
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_rerun_ends_with_the_uninterrupted_metrics(tmp_path):
     root = make_image_folder(
         tmp_path / "data", {"train": {"cat": 320, "dog": 80}, "test": {"cat": 40, "dog": 40}}

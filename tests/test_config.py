@@ -28,7 +28,10 @@ def test_execution_details_are_not_part_of_a_runs_identity():
 def test_augmentation_details_without_augmentation_are_refused(changes):
     with pytest.raises(ConfigError, match="set --augment all or copies"):
         RunConfig(**changes)
-    assert RunConfig(augment="all", **changes)
+    cfg = RunConfig(augment="all", **changes)
+    # With the augmentation on, the detail is kept and makes it another run.
+    assert {key: getattr(cfg, key) for key in changes} == changes
+    assert cfg.identity() != RunConfig(augment="all").identity()
 
 
 def test_a_saved_config_from_before_a_key_existed_is_the_same_run():

@@ -12,6 +12,7 @@ from imbalance_lab.strategies.registry import STRATEGIES, parse_strategies
 from tests.test_cli import run_cli
 
 
+@pytest.mark.slow
 def test_compare_ranks_strategies_and_writes_table_plots_and_config(tiny_folder, tmp_path, capsys):
     out = tmp_path / "cmp"
     args = ["compare", "--data", tiny_folder, "--classes", "cat,dog", "--ratio", "4", "--objective", "recall>=0.9",

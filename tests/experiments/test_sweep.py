@@ -18,6 +18,9 @@ from tests.conftest import make_image_folder
 
 optuna = pytest.importorskip("optuna")
 
+# Every test here runs sweeps in several processes (tens of seconds to minutes).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def sweep_data(tmp_path_factory) -> Path:

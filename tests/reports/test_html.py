@@ -83,6 +83,7 @@ def test_report_of_a_train_run(train_run):
     assert "<td>cat</td>" in page and "article-convnet" in page
 
 
+@pytest.mark.slow
 def test_report_of_a_reproduce_run(tiny_folder, tmp_path, capsys):
     out = tmp_path / "article"
     code, _, err = run_cli(["reproduce", "article", "--data", tiny_folder, "--out", out,
@@ -104,6 +105,7 @@ def test_report_of_a_reproduce_run(tiny_folder, tmp_path, capsys):
     assert 'href="data:text/csv;base64,' in page
 
 
+@pytest.mark.slow
 def test_report_of_a_compare_run(tiny_folder, tmp_path, capsys):
     out = tmp_path / "compare"
     code, _, err = run_cli(["compare", "--data", tiny_folder, "--classes", "cat,dog", "--ratio", "4",
@@ -120,6 +122,7 @@ def test_report_of_a_compare_run(tiny_folder, tmp_path, capsys):
     assert page.count('src="data:image/png;base64,') == 5  # 3 from plots/, counts, samples
 
 
+@pytest.mark.slow
 def test_report_of_a_sweep(tiny_folder, tmp_path, capsys):
     out = tmp_path / "sweep"
     code, stdout, err = run_cli(["sweep", "--data", tiny_folder, "--classes", "cat,dog", "--ratio", "4",

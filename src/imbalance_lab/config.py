@@ -58,14 +58,17 @@ def param(default, help: str, group: str, **spec) -> Any:  # noqa: A002
 
 
 def parse_val(value) -> str | float:
-    """``"test"`` (the balanced test split) or a fraction in (0, 1) carved from training."""
-    if isinstance(value, str) and value.strip() == "test":
-        return "test"
+    """``"test"`` (the balanced test split), ``"none"`` (no validation: every training image
+    trains, the test split is scored once at the end) or a fraction in (0, 1) of training."""
+    if isinstance(value, str) and value.strip() in ("test", "none"):
+        return value.strip()
     fraction = number(above=0, below=1)
     try:
         return fraction(value)
     except ConfigError:
-        raise ConfigError(f"must be 'test' or a fraction in (0, 1), got {value!r}") from None
+        raise ConfigError(
+            f"must be 'test', 'none' or a fraction in (0, 1), got {value!r}"
+        ) from None
 
 
 def parse_model(value) -> str:
@@ -117,9 +120,10 @@ class RunConfig:
     )  # fmt: skip
     val: str | float = param(
         "test",
-        "per-epoch validation: 'test' (the balanced test split, monitored only, as the article) "
-        "or a fraction of the training data carved after the imbalance, e.g. 0.1",
-        "data", parse=parse_val, example="0.25", metavar="test|FRACTION",
+        "per-epoch validation: 'test' (the balanced test split, monitored only, as the article), "
+        "a fraction of the training data carved after the imbalance (e.g. 0.1), or 'none' "
+        "(train on all of it; the test split is scored once, at the end)",
+        "data", parse=parse_val, example="0.25", metavar="test|none|FRACTION",
     )  # fmt: skip
     # --- model ---
     model: str = param(
@@ -258,7 +262,7 @@ class RunConfig:
     @property
     def val_fraction(self) -> float | None:
         """The calibration fraction carved from training, or None when validating on test."""
-        return None if self.val == "test" else float(self.val)
+        return None if self.val in ("test", "none") else float(self.val)
 
     def to_dict(self) -> dict:
         """Every parameter by name, as JSON/TOML values (config.json)."""
@@ -326,7 +330,7 @@ def _check_combinations(cfg: RunConfig) -> None:
     _check(cfg.sampler is None or not cfg.faithful,
            f"--faithful replays the article's single fixed data order, which --sampler {cfg.sampler} "
            "would not change; drop one of them")  # fmt: skip
-    _check(cfg.objective is None or cfg.val != "test",
+    _check(cfg.objective is None or cfg.val_fraction is not None,
            f"--objective {cfg.objective} needs a calibration split carved from the training data "
            "(e.g. --val 0.2): the test split is never used to choose anything")  # fmt: skip
 

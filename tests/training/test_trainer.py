@@ -11,7 +11,7 @@ import torch
 
 from imbalance_lab.config import RunConfig
 from imbalance_lab.data import build_task
-from imbalance_lab.errors import OutputError, TrainingDiverged
+from imbalance_lab.errors import ConfigError, OutputError, TrainingDiverged
 from imbalance_lab.models import create_model
 from imbalance_lab.models.saved import load_saved_model
 from imbalance_lab.training import checkpoint as checkpoint_module
@@ -288,3 +288,18 @@ def test_sigkill_mid_epoch_then_rerun_ends_with_the_uninterrupted_metrics(tmp_pa
         json.loads((straight / "result.json").read_text())["final"]
         == json.loads((killed / "result.json").read_text())["final"]
     )
+
+
+def test_without_validation_every_training_image_trains_and_test_is_scored_once(tiny_folder):
+    cfg = _cfg(tiny_folder, epochs=2, val="none")
+    task = build_task(cfg)
+    assert task.val is None and len(task.train) == 50  # 40 cats + 10 dogs, nothing held out
+    result = fit(cfg, task, progress=False)
+    assert set(result.final) == {"train", "test"}
+    assert not any(k.startswith("validation_") and v for k, v in result.log.items())
+    assert sum(map(sum, result.final["test"]["confusion_matrix"])) == 20
+
+
+def test_an_objective_needs_a_calibration_split_not_none():
+    with pytest.raises(ConfigError, match="needs a calibration split"):
+        RunConfig(val="none", objective="max-f1")

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Task:
     train: ImageSet  # the imbalanced training set the model learns from
-    val: ImageSet  # what per-epoch validation metrics are measured on
+    val: ImageSet | None  # what per-epoch validation metrics are measured on; None: nothing
     test: ImageSet  # the untouched, balanced test split
     val_is_test: bool  # True when validation is the test split, as in the article
     notes: dict  # counts per split, what loading skipped or converted
@@ -111,6 +111,8 @@ def build_task(cfg: RunConfig) -> Task:
     train = full_train.subset(pick.picked)
     if cfg.val == "test":
         val, val_is_test = test, True
+    elif cfg.val == "none":  # every training image trains; the test split is scored at the end
+        val, val_is_test = None, False
     else:
         kept, held = stratified_split(train.labels.numpy(), float(cfg.val), cfg.seed)
         train, val, val_is_test = train.subset(kept), train.subset(held), False
@@ -120,7 +122,7 @@ def build_task(cfg: RunConfig) -> Task:
         "available_train": dict(zip(classes, pick.available, strict=True)),
         "requested_train": dict(zip(classes, pick.counts, strict=True)),
         "train": train.class_counts(),
-        "val": val.class_counts(),
+        "val": None if val is None else val.class_counts(),
         "test": test.class_counts(),
         "val_is_test": val_is_test,
         "loading": {},

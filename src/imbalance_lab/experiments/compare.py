@@ -28,7 +28,7 @@ STRATEGY_RESET = dict(sampler=None, weight_scheme=None, class_weights=None, loss
 
 
 def plan_compare(base: RunConfig, strategies: list[Strategy], seeds: int) -> list[PlannedRun]:
-    if base.val == "test" or base.objective is None:
+    if base.val_fraction is None or base.objective is None:
         raise ConfigError(
             "compare chooses operating points on a calibration split and ranks by an objective; "
             "pass --val 0.2 (not test) and --objective"

@@ -71,7 +71,7 @@ def make_spec(base: RunConfig, out: Path, *, params: str | None, trials: int, gr
               storage: str | None, prune: bool) -> SweepSpec:  # fmt: skip
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {trials}")
-    if base.objective is None or base.val == "test":
+    if base.objective is None or base.val_fraction is None:
         raise ConfigError(
             "sweep scores every trial by an objective on a calibration split; "
             "pass --objective (e.g. 'recall>=0.9') and --val 0.2 (not test)"

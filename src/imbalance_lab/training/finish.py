@@ -48,12 +48,16 @@ def finish(
     # digits, enough to move images across a threshold). With TTA, the final metrics are
     # those of the averaged views (the per-epoch log stays single-view). A last epoch's
     # validation pass that was already single-view fp32 is reused.
-    if cfg.tta != "none" or s.bf16 or val_probs is None:
+    scores = {}
+    if task.val is None:
+        final.pop("val", None)
+    elif cfg.tta != "none" or s.bf16 or val_probs is None:
         metrics, _, val_probs = evaluate(model, task.val, s.loss_fn, s.device, False, cfg.tta)
         if cfg.tta != "none" or s.bf16:
             final["val"].update({k: v for k, v in metrics.items() if k != "loss"})
-    scores = {"val": val_probs.numpy()}
-    final["val"].update(score_metrics(task.val.labels.numpy(), scores["val"]))
+    if task.val is not None:
+        scores["val"] = val_probs.numpy()
+        final["val"].update(score_metrics(task.val.labels.numpy(), scores["val"]))
     if not task.val_is_test and evaluate_test:
         final["test"], _, test_probs = evaluate(
             model, task.test, s.loss_fn, s.device, False, cfg.tta
@@ -94,6 +98,8 @@ def _mock_metrics(s, log: dict) -> dict:
     """The mock model has no epochs: one evaluation of each split, logged as one epoch."""
     final = {}
     for split, prefix, data in (("train", "training", s.task.train), ("val", "validation", s.task.val)):  # fmt: skip
+        if data is None:
+            continue
         metrics, _, _ = evaluate(s.scored, data, s.loss_fn, s.device, s.bf16)
         for key, value in metrics.items():
             log.setdefault(f"{prefix}_{key}_per_epoch", []).append(value)

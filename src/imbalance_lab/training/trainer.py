@@ -99,13 +99,15 @@ def fit(
         for epoch in range(start, cfg.epochs):
             started = time.perf_counter()
             train_metrics, losses = _train_epoch(s, epoch, bar, desc)
-            val_metrics, val_losses, val_probs = evaluate(
-                s.scored, task.val, s.loss_fn, s.device, s.bf16
+            val_metrics, val_losses, val_probs = (
+                evaluate(s.scored, task.val, s.loss_fn, s.device, s.bf16)
+                if task.val is not None
+                else ({}, [], None)
             )
             _record(log, losses, train_metrics, val_losses, val_metrics, started)
             bar.set_postfix(loss=f"{train_metrics['loss']:.3f}",
-                            val_acc=f"{val_metrics['accuracy']:.3f}",
-                            val_rec=f"{val_metrics['recall']:.3f}")  # fmt: skip
+                            **{f"val_{k[:3]}": f"{val_metrics[k]:.3f}"
+                               for k in ("accuracy", "recall") if k in val_metrics})  # fmt: skip
             if s.folder is not None:
                 save_checkpoint(s.folder.path, _state(s, epoch + 1, log))
             if on_epoch is not None:

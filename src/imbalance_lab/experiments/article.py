@@ -13,6 +13,8 @@ from pathlib import Path
 
 from imbalance_lab.config import RunConfig
 from imbalance_lab.experiments.runner import PlannedRun, claim_study, run_all
+from imbalance_lab.io import atomic_write_json
+from imbalance_lab.rundir import ARTICLE
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,21 @@ ARTICLE_NOTES = {
     "weights-0.15-0.85": "≈0.65 accuracy and ≈0.70 recall",
     "balanced": "> 0.70 accuracy; recall dips under 0.50 at epoch 5",
 }
+
+
+def write_article_runs(out: Path) -> None:
+    """article.json: the runs as the report names them, beside the article's own figures."""
+    base = next(spec.name for spec in ARTICLE_RUNS if not spec.changes)
+    runs = [
+        {
+            "name": spec.name,
+            "label": spec.label,
+            "article": spec.article,
+            "note": ARTICLE_NOTES.get(spec.name),
+        }
+        for spec in ARTICLE_RUNS
+    ]
+    atomic_write_json(out / ARTICLE, {"base": base, "runs": runs})
 
 
 def article_base(data: str, epochs: int = 10, **overrides) -> RunConfig:
@@ -107,5 +124,6 @@ def reproduce_article(
         "modes": list(modes),
     }
     claim_study(out, study, same=("data", "epochs"), merge=("modes", "seeds"), force=force)
+    write_article_runs(out)
     run_all(runs, out, workers=workers, progress=progress, echo=echo, force=force)
     return write_article_report(out)

@@ -41,6 +41,16 @@ def test_compare_ranks_strategies_and_writes_table_plots_and_config(tiny_folder,
     for plot in ("pr-curves.png", "confusion-matrices.png", "metrics-per-epoch.png"):
         assert (out / "plots" / plot).stat().st_size > 1000
     assert json.loads((out / "config.json").read_text())["base"]["objective"] == "recall>=0.9"
+    ranking = json.loads((out / "compare.json").read_text())
+    assert (ranking["objective"], ranking["target_metric"]) == ("recall>=0.9", "precision")
+    assert [s["name"] for s in ranking["strategies"]] == [r["strategy"] for r in rows]
+    # A score is the objective on the calibration split, mean over seeds: precision where
+    # recall >= 0.9 holds, else recall - 2 (a missed bound ranks below every met one).
+    for strategy in ranking["strategies"]:
+        results = [json.loads((out / run / "result.json").read_text()) for run in strategy["runs"]]
+        points = [r["final"]["operating_point"]["calibration"] for r in results]
+        scores = [p["precision"] if p["recall"] >= 0.9 else p["recall"] - 2 for p in points]
+        assert strategy["score"] == pytest.approx(sum(scores) / 2)
     assert "| 1 |" in (out / "compare.md").read_text()
     # Upsampling happened on the training split only: the calibration split is untouched.
     # Upsampling fed 32 cats + 32 dogs per epoch, all drawn from the 40 training images.

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from imbalance_lab.config import RunConfig
 from imbalance_lab.experiments.runner import PlannedRun, claim_study, run_all
+from imbalance_lab.io import atomic_write_json
+from imbalance_lab.rundir import ARTICLE
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,21 @@ ARTICLE_BASE = dict(
 )  # fmt: skip
 
 
+def write_article_runs(out: Path) -> None:
+    """article.json: the runs as the report names them, beside the article's own figures."""
+    base = next(spec.name for spec in ARTICLE_RUNS if not spec.changes)
+    runs = [
+        {
+            "name": spec.name,
+            "label": spec.label,
+            "article": spec.article,
+            "note": ARTICLE_NOTES.get(spec.name),
+        }
+        for spec in ARTICLE_RUNS
+    ]
+    atomic_write_json(out / ARTICLE, {"base": base, "runs": runs})
+
+
 # reproduce article's defaults: the article's setting (shown in --help).
 DEFAULTS = {
     "data": ("cifar10:", "the article's CIFAR-10, downloaded by torchvision when online"),
@@ -105,5 +122,6 @@ def reproduce_article(
         "modes": list(modes),
     }
     claim_study(out, study, same=("data", "epochs"), merge=("modes", "seeds"), force=force)
+    write_article_runs(out)
     run_all(runs, out, workers=workers, progress=progress, echo=echo, force=force)
     return write_article_report(out)

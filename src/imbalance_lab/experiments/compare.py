@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from imbalance_lab.config import RunConfig
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.experiments.runner import PlannedRun, claim_study, run_all
 from imbalance_lab.io import atomic_write_json
-from imbalance_lab.strategies.registry import Strategy
+from imbalance_lab.rundir import RANKING, RunFolder
+from imbalance_lab.strategies.registry import STRATEGIES, Strategy
 
 # compare's own defaults, and why they differ from a single run's (shown in --help).
 DEFAULTS = {
@@ -65,4 +68,34 @@ def run_compare(
         {"base": base.to_dict(), "strategies": study["strategies"], "seeds": study["seeds"]},
     )
     run_all(runs, out, workers=workers, progress=progress, echo=echo, force=force)
+    write_ranking(out, base, study)
     return write_compare_report(out)
+
+
+def write_ranking(out: Path, base: RunConfig, study: dict) -> None:
+    """compare.json: the strategies with a finished run, best first by the objective on the
+    calibration split (mean over seeds); the test split plays no part."""
+    objective = base.objective
+    ranked = []
+    for name in study["strategies"]:
+        results = {
+            f"{name}/seed-{seed}": result
+            for seed in study["seeds"]
+            if (result := RunFolder(out / name / f"seed-{seed}").result()) is not None
+        }
+        if not results:
+            continue
+        points = [r["final"]["operating_point"]["calibration"] for r in results.values()]
+        strategy = STRATEGIES.get(name)
+        ranked.append(
+            {
+                "name": name,
+                "summary": strategy.summary,
+                "changes": strategy.changes,
+                "score": float(np.mean([objective.score(p) for p in points])),
+                "runs": list(results),
+            }
+        )
+    ranked.sort(key=lambda entry: -entry["score"])
+    ranking = {"objective": str(objective), "target_metric": objective.target_metric}
+    atomic_write_json(out / RANKING, {**ranking, "strategies": ranked})

@@ -29,6 +29,7 @@ import numpy as np
 from imbalance_lab.config import RunConfig
 from imbalance_lab.errors import ConfigError, OutputError, closest
 from imbalance_lab.io import atomic_write_json
+from imbalance_lab.rundir import BEST, MODEL, SWEEP, TRIALS, RunFolder
 
 # sweep's own defaults, and why they differ from a single run's (shown in --help).
 DEFAULTS = {
@@ -352,9 +353,78 @@ def run_sweep(
             raise OutputError(
                 f"{len(bad)} sweep worker(s) failed (exit codes {bad}); rerun the same command to continue"
             )
+    study, _ = _load_study(spec)  # again: the workers' trials are in the storage
+    write_trials(out, study)
+    score_best_trial(out, study)
     from imbalance_lab.reports.sweep import write_sweep_report
 
-    return write_sweep_report(out, spec)
+    return write_sweep_report(out)
+
+
+def write_trials(out: Path, study) -> None:
+    """trials.json: every trial as the report shows it, so that a report never opens the study."""
+    trials = [
+        {
+            "number": t.number,
+            "state": t.state.name,
+            "params": t.params,
+            "value": t.value,
+            "user_attrs": t.user_attrs,
+        }
+        for t in study.get_trials(deepcopy=False)
+    ]
+    atomic_write_json(out / TRIALS, {"trials": trials})
+
+
+def score_best_trial(out: Path, study) -> None:
+    """best.json: the best complete trial, scored on the test split once, after the search."""
+    from optuna.trial import TrialState
+
+    complete = _count(study, TrialState.COMPLETE)
+    if not complete:
+        return
+    trial = max(complete, key=lambda t: t.value)
+    try:
+        cached = json.loads((out / BEST).read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if cached.get("trial") == trial.number and "test_at_point" in cached:
+        return
+    name = trial.user_attrs["run_dir"]
+    best = {"trial": trial.number, "params": trial.params, "value": trial.value, "run": name}
+    run = RunFolder(out / name)
+    result = run.result()
+    if result is None:
+        # Another machine sharing the study (PostgreSQL) ran it: its model is there.
+        best["operating_point"] = trial.user_attrs.get("operating_point", {})
+    else:
+        best["config"] = result["config"]
+        best["operating_point"] = result["final"]["operating_point"]
+        best.update(_test_metrics(run, result))
+    atomic_write_json(out / BEST, best)
+
+
+def _test_metrics(run: RunFolder, result: dict) -> dict:
+    """The run's model on the test split, at its operating point and at argmax."""
+    from imbalance_lab.data.task import build_task
+    from imbalance_lab.evaluation.thresholds import OperatingPoint
+    from imbalance_lab.models.saved import load_saved_model
+    from imbalance_lab.training.device import resolve_device
+    from imbalance_lab.training.trainer import predict_scores, test_metrics_at
+
+    cfg = RunConfig.from_dict(result["config"])
+    task = build_task(cfg)
+    model, _ = load_saved_model(run / MODEL)
+    scores = predict_scores(model, task.test, resolve_device("cpu"), False, cfg.tta).numpy()
+    op = result["final"]["operating_point"]
+    point = OperatingPoint(
+        op["kind"], op["value"], op["met_on_calibration"], op["calibration"], op["message"]
+    )
+    prior = np.asarray(op["prior"])
+    return {
+        "test_at_point": test_metrics_at(task.test, scores, point, prior),
+        "test_at_default": test_metrics_at(task.test, scores, None, prior),
+    }
 
 
 def _monitor_and_run(spec, out, procs, progress, echo, inline, threads):
@@ -391,4 +461,4 @@ def _claim(out: Path, spec: SweepSpec) -> None:
               "params": list(spec.params), "trials": spec.trials, "grid": spec.grid,
               "storage": _safe_url(spec.storage)}  # fmt: skip
     claim_study(out, record, same=("study_name",), force=False)
-    atomic_write_json(out / "sweep.json", record)
+    atomic_write_json(out / SWEEP, record)

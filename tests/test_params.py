@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from imbalance_lab.cli import main
 from imbalance_lab.config import params
 from imbalance_lab.params import GROUPS, Param
+from tests.test_cli import run_cli
 
 COMMANDS = [["train"], ["compare"], ["sweep"], ["reproduce", "article"]]
 # Settings that make every example valid together: a calibration split (for --objective)
@@ -39,10 +39,8 @@ def _flag_args(p: Param, example: str) -> list[str]:
 
 
 def _resolved(command: list[str], args: list[str], capsys) -> dict:
-    with pytest.raises(SystemExit) as exit_info:
-        main([*command, *args, "--print-config"])
-    out, err = capsys.readouterr()
-    assert exit_info.value.code in (0, None), err
+    code, out, err = run_cli([*command, *args, "--print-config"], capsys)
+    assert code == 0, err
     return json.loads(out)
 
 
@@ -92,9 +90,8 @@ def test_a_preset_schedule_scales_with_the_epochs_given(capsys):
 
 
 def test_help_names_a_command_default_and_why(capsys):
-    with pytest.raises(SystemExit):
-        main(["compare", "--help"])
-    text = " ".join(capsys.readouterr().out.split())
+    _, out, _ = run_cli(["compare", "--help"], capsys)
+    text = " ".join(out.split())
     assert "This command's default: 0.2, because compare chooses" in text
 
 
@@ -109,17 +106,14 @@ def test_help_names_a_command_default_and_why(capsys):
     ],
 )
 def test_a_bad_value_gets_one_line_naming_the_flag(args, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", *args, "--print-config"])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2
+    code, _, err = run_cli(["train", *args, "--print-config"], capsys)
+    assert code == 2
     assert err.count("\n") == 1 and message in err
 
 
 def test_a_bad_toml_value_names_the_file(tmp_path, capsys):
     toml = tmp_path / "run.toml"
     toml.write_text("tau = 'high'\n")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["train", "--config", str(toml), "--print-config"])
-    assert exit_info.value.code == 2
-    assert f"tau in {toml} must be a number, got 'high'" in capsys.readouterr().err
+    code, _, err = run_cli(["train", "--config", str(toml), "--print-config"], capsys)
+    assert code == 2
+    assert f"tau in {toml} must be a number, got 'high'" in err

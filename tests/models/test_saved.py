@@ -1,5 +1,6 @@
 """The model file: rebuilt without running code from it, read back in both versions."""
 
+import importlib
 import sys
 
 import pytest
@@ -99,7 +100,7 @@ def test_a_file_naming_code_is_refused_and_nothing_runs(tmp_path, monkeypatch, s
 
 
 def test_a_model_passed_as_an_object_needs_its_architecture_from_the_user(tmp_path, nets):
-    module = sys.modules.get(nets) or __import__(nets)
+    module = importlib.import_module(nets)
     model = module.SmallNet(2)
     path = _save(tmp_path / "model.pt", model)
     with pytest.raises(ModelFileError, match=rf"holds the weights of {nets}.SmallNet, a model passed "
@@ -149,9 +150,35 @@ def test_a_newer_version_and_foreign_files_are_refused(tmp_path):
 
 
 def test_settings_in_the_file_cannot_steer_the_loader(tmp_path):
-    path = _save(tmp_path / "model.pt", create_model("resnet18", num_classes=2, image_size=32))
+    path = _save(tmp_path / "model.pt", create_model("mobilenet_v3_small", num_classes=2))
     obj = torch.load(path, weights_only=True)
     obj["meta"]["model_params"].update(pretrained="/etc/passwd", num_classes=7, download=True)
     (tmp_path / "steer.pt").write_bytes(torch_bytes(obj))
     loaded, _ = load_saved_model(tmp_path / "steer.pt")
-    assert loaded.fc.out_features == 2 and loaded.model_spec.pretrained is None
+    assert loaded.classifier[3].out_features == 2 and loaded.model_spec.pretrained is None
+
+
+def test_the_trainers_files_record_the_model_it_trained(tiny_folder, tmp_path, nets):
+    from imbalance_lab.config import RunConfig
+    from imbalance_lab.data import build_task
+    from imbalance_lab.training import fit
+
+    cfg = RunConfig(data=str(tiny_folder), classes=("cat", "dog"), epochs=1, threads=2)
+    task = build_task(cfg)
+    images = task.test.images[:8]
+    # A module passed from Python: saved as an object, not under the config's model name.
+    user = importlib.import_module(nets)
+    net = user.SmallNet(2)
+    trained = fit(cfg, task, model=net, out_dir=tmp_path / "object", progress=False).model
+    with pytest.raises(ModelFileError, match="a model passed to fit"):
+        load_saved_model(tmp_path / "object" / "model.pt")
+    loaded, meta = load_saved_model(tmp_path / "object" / "model.pt", model=user.SmallNet(2))
+    torch.testing.assert_close(
+        loaded(prepare_images(images, meta)), trained(prepare_images(images, meta))
+    )
+    # A factory named in the config: rebuilt when the user names it again.
+    name = f"{nets}:small_net"
+    fit(cfg.replace(model=name), task, out_dir=tmp_path / "factory", progress=False)
+    with pytest.raises(ModelFileError, match="--trust-factory"):
+        load_saved_model(tmp_path / "factory" / "model.pt")
+    assert load_saved_model(tmp_path / "factory" / "model.pt", factory=name)[1]["model"] == name

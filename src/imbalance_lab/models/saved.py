@@ -70,9 +70,18 @@ def model_meta(
 
 
 def save_model(path: Path, model: nn.Module, meta: dict) -> None:
-    """Weights plus JSON-able metadata (see the module docstring), written atomically."""
+    """Weights plus JSON-able metadata (see the module docstring), written atomically.
+
+    What the architecture is (model, model_source, model_params, head, pretrained) is read
+    off the model itself, so a file never names another architecture than its weights'
+    (a module passed to fit() is recorded as an object, not under the config's model name).
+    The input spec is the caller's: it is what the model was actually fed.
+    """
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     meta = _with_spec(meta)
+    inp = InputSpec.from_dict(meta["input"])
+    own = spec_of(model, inp.channels, inp.size).to_meta()
+    meta = {**meta, **{k: v for k, v in own.items() if k != "input"}}
     atomic_write_bytes(
         path,
         torch_bytes(

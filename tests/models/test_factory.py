@@ -43,3 +43,15 @@ def test_a_factory_that_cannot_be_used_gets_one_line(nets, name, message):
     with pytest.raises(ConfigError) as err:
         create_model(name, num_classes=2)
     assert message.replace("NETS", nets) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_the_model_flag_takes_a_registered_name_or_a_factory_spelled_right():
+    from imbalance_lab.models.registry import parse_model_name
+
+    assert parse_model_name("resnet18") == "resnet18"
+    assert parse_model_name("pkg.never_imported:make") == "pkg.never_imported:make"
+    assert "pkg" not in sys.modules  # spelling only: importing waits until the model is built
+    with pytest.raises(
+        ConfigError, match=r"--model 'resnet19' is neither a registered model \(did you mean"
+    ):
+        parse_model_name("resnet19")

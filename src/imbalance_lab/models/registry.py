@@ -6,7 +6,13 @@ from dataclasses import replace
 
 from torch import nn
 
-from imbalance_lab.models.factory import build_from_factory, import_factory, is_factory_reference
+from imbalance_lab.errors import ConfigError, closest
+from imbalance_lab.models.factory import (
+    build_from_factory,
+    check_factory_reference,
+    import_factory,
+    is_factory_reference,
+)
 from imbalance_lab.models.spec import (
     ARTICLE_MEAN,
     ARTICLE_STD,
@@ -24,6 +30,20 @@ from imbalance_lab.registry import Registry
 MODELS = Registry("model")
 register_model = MODELS.register
 model_names = MODELS.names
+
+
+def parse_model_name(value) -> str:
+    """``--model``: a registered name, or ``package.module:function`` (checked for spelling
+    only: it is imported when the model is built, before anything is written)."""
+    name = str(value)
+    if is_factory_reference(name):
+        return check_factory_reference(name)
+    if name not in MODELS:
+        raise ConfigError(
+            f"--model {name!r} is neither a registered model{closest(name, MODELS.names())} "
+            f"({', '.join(MODELS.names())}) nor a package.module:function"
+        )
+    return name
 
 
 def create_model(

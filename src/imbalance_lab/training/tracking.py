@@ -29,6 +29,7 @@ import numpy as np
 from imbalance_lab.errors import ConfigError, closest
 from imbalance_lab.params import Param, name_list, spelled, text
 from imbalance_lab.registry import Registry
+from imbalance_lab.rundir import MLRUNS, TENSORBOARD
 
 SINKS = Registry("log sink")
 EXPERIMENT = "imbalance-lab"
@@ -81,7 +82,7 @@ class TensorBoardSink:
         from torch.utils.tensorboard import SummaryWriter
 
         self.classes = list(classes)
-        self.writer = SummaryWriter(log_dir=str(Path(out_dir) / "tensorboard"))
+        self.writer = SummaryWriter(log_dir=str(Path(out_dir) / TENSORBOARD))
         self.step = 0
         self.writer.add_text("config", "```\n" + json.dumps(config, indent=2) + "\n```", 0)
 
@@ -124,7 +125,7 @@ class MLflowSink:
         uri = mlflow_uri or os.environ.get("MLFLOW_TRACKING_URI")
         artifacts = None
         if not uri:  # MLflow 3 keeps local runs in SQLite (its file store is retired)
-            local = out_dir / "mlruns"
+            local = out_dir / MLRUNS
             local.mkdir(parents=True, exist_ok=True)
             uri, artifacts = f"sqlite:///{local / 'mlflow.db'}", (local / "artifacts").as_uri()
         self.client = client = MlflowClient(tracking_uri=uri)

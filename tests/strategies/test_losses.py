@@ -34,7 +34,13 @@ def test_every_loss_gives_a_finite_scalar_and_a_gradient(name, num_classes):
 
 
 def test_registry_lists_the_five_losses():
-    assert sorted(loss_names()) == ["balanced-softmax", "focal", "ldam", "logit-adjusted", "weighted-ce"]
+    assert sorted(loss_names()) == [
+        "balanced-softmax",
+        "focal",
+        "ldam",
+        "logit-adjusted",
+        "weighted-ce",
+    ]
 
 
 @pytest.mark.parametrize("weights", [None, [0.2, 1.0, 3.0]])

@@ -20,5 +20,5 @@ def test_linear_decay_warms_up_then_falls_linearly_to_zero():
 def test_linear_decay_and_steps_are_exclusive():
     with pytest.raises(ConfigError, match="not both"):
         RunConfig(lr_decay="linear", lr_steps=((0.5, 0.1),))
-    with pytest.raises(ConfigError, match="lr_decay must be steps or linear"):
-        RunConfig(lr_decay="cosine")
+    with pytest.raises(ConfigError, match="--lr-decay must be one of steps, linear"):
+        RunConfig(lr_decay="exponential")

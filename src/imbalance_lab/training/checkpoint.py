@@ -8,9 +8,9 @@ from pathlib import Path
 from imbalance_lab.errors import ModelFileError
 from imbalance_lab.io import atomic_write_bytes, safe_torch_load, torch_bytes
 from imbalance_lab.models.saved import save_model  # noqa: F401  (the trainer's import, until it moves)
+from imbalance_lab.rundir import CHECKPOINT, NEXT_CHECKPOINT
+from imbalance_lab.rundir import PREVIOUS_CHECKPOINT as PREVIOUS
 
-CHECKPOINT = "checkpoint.pt"
-PREVIOUS = "checkpoint.prev.pt"
 CHECKPOINT_FORMAT = "imbalance-lab-checkpoint"
 CHECKPOINT_VERSION = 1
 
@@ -19,7 +19,7 @@ def save_checkpoint(out_dir: Path, state: dict) -> None:
     """Write ``checkpoint.pt`` atomically, keeping the one before as ``checkpoint.prev.pt``."""
     data = torch_bytes({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state})
     current = out_dir / CHECKPOINT
-    tmp_final = out_dir / ".checkpoint.next"
+    tmp_final = out_dir / NEXT_CHECKPOINT
     atomic_write_bytes(tmp_final, data)  # raises OutputError on a full disk, nothing replaced
     if current.exists():
         os.replace(current, out_dir / PREVIOUS)
@@ -46,5 +46,5 @@ def load_checkpoint(out_dir: Path, warn=print) -> dict | None:
 
 
 def remove_checkpoints(out_dir: Path) -> None:
-    for name in (CHECKPOINT, PREVIOUS, ".checkpoint.next"):
+    for name in (CHECKPOINT, PREVIOUS, NEXT_CHECKPOINT):
         (out_dir / name).unlink(missing_ok=True)

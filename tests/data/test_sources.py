@@ -8,6 +8,7 @@ from PIL import Image
 
 from imbalance_lab.config import RunConfig
 from imbalance_lab.data import build_task, list_classes, load_split, resolve_source
+from imbalance_lab.data import cache as cache_module
 from imbalance_lab.data import sources as sources_module
 from imbalance_lab.errors import DataError
 
@@ -31,7 +32,7 @@ def test_second_load_reads_the_cache_not_the_images(tiny_folder, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded an image although the cache holds it")
 
-    monkeypatch.setattr(sources_module.Image, "open", no_decoding)
+    monkeypatch.setattr(cache_module, "read_image", no_decoding)
     second = load_split(source, "test", ["cat", "dog"])
     assert np.array_equal(first.images.numpy(), second.images.numpy())
 

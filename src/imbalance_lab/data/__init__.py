@@ -11,6 +11,7 @@ from imbalance_lab.data.imbalance import (
 )
 from imbalance_lab.data.sources import (
     Source,
+    first_images,
     list_classes,
     load_split,
     open_split,
@@ -24,7 +25,7 @@ from imbalance_lab.data.transforms import per_image_augment, train_transform
 
 __all__ = [
     "DATA_MODES", "ImageDataset", "ImageSet", "ImageStore", "ImbalanceSpec", "Source", "Task",
-    "build_task", "choose_mode", "default_budget", "epoch_keys", "eval_batches", "fit_square",
+    "build_task", "choose_mode", "default_budget", "epoch_keys", "eval_batches", "first_images", "fit_square",
     "left_out", "list_classes", "load_split", "make_loader", "open_split", "parse_imbalance",
     "parse_size", "per_image_augment", "pick_indices", "read_image", "resolve_counts",
     "resolve_source", "select_classes", "stratified_split", "train_transform",

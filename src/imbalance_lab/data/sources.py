@@ -18,15 +18,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from imbalance_lab.data.cache import cache_dir
-from imbalance_lab.data.decode import DECODE_ERRORS, IMAGE_SUFFIXES, decode_image, fit_square
+from imbalance_lab.data.cache import cache_dir, list_images
+from imbalance_lab.data.decode import (
+    DECODE_ERRORS,
+    IMAGE_SUFFIXES,
+    decode_image,
+    fit_square,
+    read_image,
+)
 from imbalance_lab.data.imageset import ImageSet
 from imbalance_lab.data.store import ImageStore, folder_store, memory_store
 from imbalance_lab.errors import DataError, closest
 
 __all__ = [
     "DECODE_ERRORS", "IMAGE_SUFFIXES", "SPLITS", "Source", "cache_dir", "decode_image",
-    "list_classes", "load_split", "open_split", "resolve_source", "select_classes",
+    "first_images", "list_classes", "load_split", "open_split", "resolve_source", "select_classes",
 ]  # fmt: skip
 
 SPLITS = ("train", "test")
@@ -180,6 +186,44 @@ def open_split(
         images, labels = _load_idx(source.root, split)
         names = FASHION_MNIST_CLASSES
     return _select(images, labels, names, classes, image_size)
+
+
+def first_images(
+    source: Source, split: str, classes: list[str], per_class: int, *,
+    image_size: int | None = None,
+) -> dict[str, torch.Tensor]:  # fmt: skip
+    """The first ``per_class`` readable images of each class, ``{class: uint8 (n, C, H, W)}``.
+
+    For a report's sample grid: an image folder is read straight from its files, in
+    name order, without decoding (or caching) the rest of the split; unreadable files
+    are passed over.
+    """
+    if source.kind != "folder":
+        store = open_split(source, split, classes, image_size=image_size)
+        return {
+            name: store.take(np.flatnonzero(store.labels == i)[:per_class]).images
+            for i, name in enumerate(classes)
+        }
+    split_dir = _split_dir(source.root, split)
+    out = {}
+    for name in classes:
+        images = []
+        for entry in list_images(split_dir / name)[0]:
+            if len(images) == per_class:
+                break
+            try:
+                images.append(read_image(split_dir / name / entry.name, image_size)[0])
+            except DECODE_ERRORS:
+                continue
+        if images and len({im.shape[1:] for im in images}) > 1:
+            images = [fit_square(im, min(min(i.shape[1:]) for i in images)) for im in images]
+        c = max((im.shape[0] for im in images), default=3)
+        out[name] = (
+            torch.stack([im.expand(c, -1, -1) for im in images])
+            if images
+            else torch.zeros((0, c, 1, 1), dtype=torch.uint8)
+        )
+    return out
 
 
 def _select(images: np.ndarray, labels: np.ndarray, names, classes, size) -> ImageStore:

@@ -135,8 +135,9 @@ def test_first_images_reads_only_the_files_it_shows(tmp_path, monkeypatch):
 
     root = make_photo_folder(tmp_path / "p", {"test": {"cat": 5, "dog": 3}})
     (root / "test" / "cat" / "0001.png").write_bytes(b"unreadable")
-    monkeypatch.setattr(cache_module, "read_image", lambda *a: pytest.fail("decoded the split"))
-    shown = first_images(resolve_source(root), "test", ["cat", "dog"], 3, image_size=16)
+    with monkeypatch.context() as patched:
+        patched.setattr(cache_module, "read_image", lambda *a: pytest.fail("decoded the split"))
+        shown = first_images(resolve_source(root), "test", ["cat", "dog"], 3, image_size=16)
     assert {k: tuple(v.shape) for k, v in shown.items()} == {
         "cat": (3, 3, 16, 16),
         "dog": (3, 3, 16, 16),

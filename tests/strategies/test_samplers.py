@@ -209,11 +209,17 @@ def test_registry_names_the_three_samplers():
 # --- imbalanced-learn's own call: fit_resample(X, y) -> (X_res, y_res) ----------------------
 
 
+def pair(kind: str):
+    """(our sampler, imbalanced-learn's of the same name); skips without imbalanced-learn."""
+    ours, module = SAMPLER_PAIRS[kind]
+    return ours, getattr(pytest.importorskip(module), ours.__name__)
+
+
 @pytest.mark.parametrize(("kind", "seed", "num_classes", "strategy"), CASES)
 def test_fit_resample_x_y_returns_the_rows_imbalanced_learn_returns(
     kind, seed, num_classes, strategy
 ):
-    ours, reference = SAMPLER_PAIRS[kind]
+    ours, reference = pair(kind)
     labels = random_labels(seed, num_classes)
     if strategy == "float":
         strategy = binary_ratio(labels, kind)
@@ -235,7 +241,7 @@ def test_fit_resample_x_y_returns_the_rows_imbalanced_learn_returns(
 
 @pytest.mark.parametrize("kind", ["under", "over"])
 def test_a_random_state_object_draws_what_imbalanced_learn_draws_with_it(kind):
-    ours, reference = SAMPLER_PAIRS[kind]
+    ours, reference = pair(kind)
     labels = random_labels(5, 3)
     X = np.arange(labels.size * 2).reshape(-1, 2)
     expected, _ = reference(random_state=np.random.RandomState(7)).fit_resample(X, labels)
@@ -249,7 +255,7 @@ def test_a_random_state_object_draws_what_imbalanced_learn_draws_with_it(kind):
 
 @pytest.mark.parametrize("kind", ["under", "over"])
 def test_image_arrays_and_tensors_are_resampled_like_their_flattened_rows(kind):
-    ours, reference = SAMPLER_PAIRS[kind]
+    ours, reference = pair(kind)
     labels = random_labels(2, 3)
     images = np.random.default_rng(0).integers(0, 256, (labels.size, 3, 32, 32), dtype=np.uint8)
     flat_ref, y_ref = reference(random_state=1).fit_resample(

@@ -27,6 +27,30 @@ def make_image_folder(
     return root
 
 
+def make_photo_folder(
+    root: Path, counts: dict[str, dict[str, int]], *, formats=("jpg", "png", "webp", "bmp"),
+    low: int = 40, high: int = 90, seed: int = 0,
+) -> Path:  # fmt: skip
+    """Like :func:`make_image_folder`, with random widths and heights in [low, high] and the
+    formats taking turns; each image is a smooth gradient with its class's colour cast."""
+    rng = np.random.default_rng(seed)
+    for split, per_class in counts.items():
+        for c, (name, n) in enumerate(per_class.items()):
+            folder = root / split / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(n):
+                w, h = (int(v) for v in rng.integers(low, high + 1, 2))
+                ys, xs = np.mgrid[0:h, 0:w]
+                base = rng.integers(0, 256, 3)
+                arr = (
+                    base + 100 * np.sin(xs[..., None] / 7 + ys[..., None] / 11 + np.arange(3))
+                ) % 256
+                arr = arr.astype(np.uint8)
+                arr[..., c % 3] //= 4
+                Image.fromarray(arr).save(folder / f"{i:04d}.{formats[i % len(formats)]}")
+    return root
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("IMBALANCE_LAB_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -4,10 +4,12 @@ import struct
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from imbalance_lab.config import RunConfig
 from imbalance_lab.data import build_task, list_classes, load_split, resolve_source
+from imbalance_lab.data import cache as cache_module
 from imbalance_lab.data import sources as sources_module
 from imbalance_lab.errors import DataError
 
@@ -31,7 +33,7 @@ def test_second_load_reads_the_cache_not_the_images(tiny_folder, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded an image although the cache holds it")
 
-    monkeypatch.setattr(sources_module.Image, "open", no_decoding)
+    monkeypatch.setattr(cache_module, "read_image", no_decoding)
     second = load_split(source, "test", ["cat", "dog"])
     assert np.array_equal(first.images.numpy(), second.images.numpy())
 
@@ -125,3 +127,24 @@ def test_left_out_holds_exactly_the_training_images_the_imbalanced_set_did_not_p
     assert len(spare) == 30 and not used & spare  # tiny_folder's images are all distinct
     other_seed = left_out(cfg.replace(seed=1))
     assert {bytes(img.numpy()) for img in other_seed.images} != spare
+
+
+def test_first_images_reads_only_the_files_it_shows(tmp_path, monkeypatch):
+    from imbalance_lab.data import first_images
+    from tests.conftest import make_photo_folder
+
+    root = make_photo_folder(tmp_path / "p", {"test": {"cat": 5, "dog": 3}})
+    (root / "test" / "cat" / "0001.png").write_bytes(b"unreadable")
+    with monkeypatch.context() as patched:
+        patched.setattr(cache_module, "read_image", lambda *a: pytest.fail("decoded the split"))
+        shown = first_images(resolve_source(root), "test", ["cat", "dog"], 3, image_size=16)
+    assert {k: tuple(v.shape) for k, v in shown.items()} == {
+        "cat": (3, 3, 16, 16),
+        "dog": (3, 3, 16, 16),
+    }
+    full = load_split(
+        resolve_source(root), "test", ["cat", "dog"], image_size=16, skip_bad_images=True
+    )
+    assert torch.equal(shown["cat"], full.images[:3]) and torch.equal(
+        shown["dog"], full.images[4:7]
+    )

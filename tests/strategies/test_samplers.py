@@ -4,6 +4,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
 
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.strategies import (
@@ -202,3 +204,179 @@ def test_registry_names_the_three_samplers():
     assert set(SAMPLERS) == {"downsample", "upsample", "weighted-sampler"}
     for factory in (e.obj for e in SAMPLERS.entries()):
         assert factory(random_state=0).fit_resample(random_labels(0, 2)).ndim == 1
+
+
+# --- imbalanced-learn's own call: fit_resample(X, y) -> (X_res, y_res) ----------------------
+
+
+def pair(kind: str):
+    """(our sampler, imbalanced-learn's of the same name); skips without imbalanced-learn."""
+    ours, module = SAMPLER_PAIRS[kind]
+    return ours, getattr(pytest.importorskip(module), ours.__name__)
+
+
+@pytest.mark.parametrize(("kind", "seed", "num_classes", "strategy"), CASES)
+def test_fit_resample_x_y_returns_the_rows_imbalanced_learn_returns(
+    kind, seed, num_classes, strategy
+):
+    ours, reference = pair(kind)
+    labels = random_labels(seed, num_classes)
+    if strategy == "float":
+        strategy = binary_ratio(labels, kind)
+    elif strategy == "dict":
+        strategy = some_dict(labels, kind)
+    X = np.random.default_rng(seed).normal(size=(labels.size, 5))
+    sampler = ours(sampling_strategy=strategy, random_state=seed)
+    X_res, y_res = sampler.fit_resample(X, labels)
+    ref = reference(sampling_strategy=strategy, random_state=seed)
+    X_ref, y_ref = ref.fit_resample(X, labels)
+    assert np.array_equal(X_res, X_ref) and np.array_equal(y_res, y_ref)
+    assert np.array_equal(sampler.sample_indices_, ref.sample_indices_)
+    # The index call draws the same rows as the (X, y) call.
+    assert np.array_equal(
+        ours(sampling_strategy=strategy, random_state=seed).fit_resample(labels),
+        ref.sample_indices_,
+    )
+
+
+@pytest.mark.parametrize("kind", ["under", "over"])
+def test_a_random_state_object_draws_what_imbalanced_learn_draws_with_it(kind):
+    ours, reference = pair(kind)
+    labels = random_labels(5, 3)
+    X = np.arange(labels.size * 2).reshape(-1, 2)
+    expected, _ = reference(random_state=np.random.RandomState(7)).fit_resample(X, labels)
+    got, _ = ours(random_state=np.random.RandomState(7)).fit_resample(X, labels)
+    assert np.array_equal(got, expected)
+    # A Generator lends its bit generator: the same seed, the same rows each time.
+    first, _ = ours(random_state=np.random.default_rng(3)).fit_resample(X, labels)
+    again, _ = ours(random_state=np.random.default_rng(3)).fit_resample(X, labels)
+    assert np.array_equal(first, again)
+
+
+@pytest.mark.parametrize("kind", ["under", "over"])
+def test_image_arrays_and_tensors_are_resampled_like_their_flattened_rows(kind):
+    ours, reference = pair(kind)
+    labels = random_labels(2, 3)
+    images = np.random.default_rng(0).integers(0, 256, (labels.size, 3, 32, 32), dtype=np.uint8)
+    flat_ref, y_ref = reference(random_state=1).fit_resample(
+        images.reshape(labels.size, -1), labels
+    )
+    expected = flat_ref.reshape(-1, 3, 32, 32)
+
+    X_res, y_res = ours(random_state=1).fit_resample(images, labels)
+    assert isinstance(X_res, np.ndarray) and X_res.shape == expected.shape
+    assert np.array_equal(X_res, expected) and np.array_equal(y_res, y_ref)
+
+    X_t, y_t = ours(random_state=1).fit_resample(torch.from_numpy(images), torch.from_numpy(labels))
+    assert isinstance(X_t, torch.Tensor) and isinstance(y_t, torch.Tensor)
+    assert torch.equal(X_t, torch.from_numpy(expected)) and torch.equal(
+        y_t, torch.from_numpy(y_ref)
+    )
+
+
+def test_x_and_y_of_different_lengths_get_a_one_line_error():
+    with pytest.raises(ConfigError, match="X has 9 rows but y has 10 labels"):
+        RandomOverSampler().fit_resample(np.zeros((9, 2)), np.array([0] * 5 + [1] * 5))
+
+
+# --- torch.utils.data.Sampler: DataLoader, set_epoch, DDP sharding ----------------------------
+
+
+def test_a_users_own_dataloader_with_class_balanced_sampler_yields_balanced_batches():
+    labels = torch.tensor([0] * 900 + [1] * 90 + [2] * 10)
+    dataset = TensorDataset(torch.arange(labels.numel()), labels)
+    sampler = ClassBalancedSampler(labels, num_samples=3000, random_state=0)
+    batches = [y for _, y in DataLoader(dataset, batch_size=60, sampler=sampler)]
+    assert sum(len(y) for y in batches) == 3000 == len(sampler)
+    counts = torch.bincount(torch.cat(batches), minlength=3)
+    # Each class count is Binomial(3000, 1/3): mean 1000, sd 25.8; 5 sd fails once in 10^6 runs.
+    assert (counts - 1000).abs().max() < 5 * 25.8, counts
+    # Every batch of 60 holds the 10-image class (P(none) = (2/3)^60 < 10^-10 per batch).
+    assert all((y == 2).any() for y in batches)
+    # The same DataLoader shuffling the data instead sees the 1 % class ~1 % of the time.
+    plain = torch.cat([y for _, y in DataLoader(dataset, batch_size=60, shuffle=True)])
+    assert torch.bincount(plain, minlength=3)[2] == 10
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda y: ClassBalancedSampler(y, random_state=3),
+        lambda y: RandomOverSampler(y, random_state=3),
+        lambda y: RandomUnderSampler(y, random_state=3),
+    ],
+)
+def test_set_epoch_makes_each_epoch_a_pure_function_of_seed_and_epoch(make):
+    labels = random_labels(4, 3)
+    run = make(labels)
+    epochs = []
+    for epoch in range(4):
+        run.set_epoch(epoch)
+        epochs.append(list(run))
+    assert all(epochs[i] != epochs[i + 1] for i in range(3))  # a fresh order every epoch
+    assert sorted(epochs[0]) == sorted(epochs[1]) or isinstance(run, ClassBalancedSampler)
+    resumed = make(labels)  # a new process resuming at epoch 2
+    resumed.set_epoch(2)
+    assert list(resumed) == epochs[2]
+    assert list(resumed) == epochs[2]  # iterating again without set_epoch repeats the epoch
+
+
+@pytest.mark.parametrize("replicas", [2, 3])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda y, **kw: ClassBalancedSampler(y, num_samples=301, random_state=5, **kw),
+        lambda y, **kw: RandomOverSampler(
+            y, sampling_strategy={1: 60, 2: 30}, random_state=5, **kw
+        ),
+        lambda y, **kw: RandomUnderSampler(y, sampling_strategy={0: 50}, random_state=5, **kw),
+    ],
+)
+def test_the_ranks_shards_together_are_the_single_process_draw(make, replicas):
+    labels = np.array([0] * 157 + [1] * 41 + [2] * 12)  # draws of 301, 247 and 103 items
+    single = make(labels, num_replicas=1, rank=0)
+    single.set_epoch(1)
+    draw = np.array(list(single))
+    n = draw.size
+    assert n % 2 and n % 3  # so that padding and dropping matter
+
+    for even in ("none", "pad", "drop"):
+        shards = []
+        for rank in range(replicas):
+            sampler = make(labels, num_replicas=replicas, rank=rank, even=even)
+            sampler.set_epoch(1)
+            shards.append(np.array(list(sampler)))
+            assert len(sampler) == shards[-1].size
+        union = np.sort(np.concatenate(shards))
+        if even == "none":  # exactly the single-process draw; sizes differ by at most one
+            assert np.array_equal(union, np.sort(draw))
+            assert max(map(len, shards)) - min(map(len, shards)) <= 1
+        elif even == "pad":  # DistributedSampler's default: the draw plus its first items again
+            pad = -n % replicas
+            assert np.array_equal(union, np.sort(np.r_[draw, draw[:pad]]))
+            assert {len(s) for s in shards} == {-(-n // replicas)}
+        else:
+            assert np.array_equal(union, np.sort(draw[: n - n % replicas]))
+            assert {len(s) for s in shards} == {n // replicas}
+
+
+def test_sampler_settings_and_missing_labels_get_one_line_errors():
+    labels = np.array([0] * 5 + [1] * 5)
+    with pytest.raises(ConfigError, match=r"rank must be an int in \[0, 1\]; got 2"):
+        list(RandomOverSampler(labels, num_replicas=2, rank=2))
+    with pytest.raises(ConfigError, match="num_replicas must be an int >= 1; got 0"):
+        len(ClassBalancedSampler(labels, num_replicas=0, rank=0))
+    with pytest.raises(ConfigError, match="even must be one of pad, drop, none; got 'spread'"):
+        list(RandomUnderSampler(labels, even="spread"))
+    with pytest.raises(ConfigError, match="epoch must be an int >= 0; got -1"):
+        RandomUnderSampler(labels).set_epoch(-1)
+    with pytest.raises(RuntimeError, match=r"needs labels: pass them first"):
+        list(RandomOverSampler())
+
+
+def test_repr_shows_the_settings_not_the_labels():
+    text = repr(RandomOverSampler(np.arange(1000) % 2, random_state=0))
+    assert text.startswith(
+        "RandomOverSampler(sampling_strategy='auto', random_state=0, shuffle=True"
+    )
+    assert "999" not in text

@@ -38,8 +38,17 @@ class ImageSet:
         return tuple(self.images.shape[1:])  # type: ignore[return-value]
 
     def subset(self, indices) -> ImageSet:
-        idx = torch.as_tensor(np.asarray(indices), dtype=torch.long)
-        files = tuple(self.files[i] for i in idx.tolist()) if self.files else ()
+        """The images at ``indices``: a view sharing this tensor when they are a run of
+        consecutive indices, else one copy of just those images."""
+        index = np.asarray(indices, dtype=np.int64).reshape(-1)
+        files = tuple(self.files[i] for i in index.tolist()) if self.files else ()
+        if index.size and np.array_equal(index, np.arange(index[0], index[0] + index.size)):
+            part = slice(int(index[0]), int(index[0]) + index.size)
+            if index[0] >= 0 and part.stop <= len(self):
+                return ImageSet(
+                    self.images[part], self.labels[part], self.classes, files, dict(self.notes)
+                )
+        idx = torch.from_numpy(index)
         return ImageSet(self.images[idx], self.labels[idx], self.classes, files, dict(self.notes))
 
     def class_counts(self) -> dict[str, int]:

@@ -1,42 +1,46 @@
 """Data sources: an image-folder tree, CIFAR-10 in torchvision's layout, Fashion-MNIST IDX.
 
-Each source is decoded once into a uint8 (N, C, H, W) tensor. Decoded arrays are
-cached on disk under a key made of the source kind and a fingerprint of its files
-(name, size, modification time), so a second run reads one ``.npy`` per class
-instead of thousands of small images.
+:func:`open_split` gives one split as an :class:`~imbalance_lab.data.store.ImageStore`:
+an image folder is decoded once into the on-disk cache (one ``.npy`` per class
+folder, keyed by a fingerprint of its files: name, size, modification time), so a
+second run reads it instead of thousands of small images; the CIFAR-10 and
+Fashion-MNIST files are read into memory. :func:`load_split` reads a whole split
+into one uint8 (N, C, H, W) tensor.
 """
 
 from __future__ import annotations
 
 import gzip
-import hashlib
-import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
+from imbalance_lab.data.cache import cache_dir, list_images
+from imbalance_lab.data.decode import (
+    DECODE_ERRORS,
+    IMAGE_SUFFIXES,
+    decode_image,
+    fit_square,
+    read_image,
+)
 from imbalance_lab.data.imageset import ImageSet
+from imbalance_lab.data.store import ImageStore, folder_store, memory_store
 from imbalance_lab.errors import DataError, closest
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
+__all__ = [
+    "DECODE_ERRORS", "IMAGE_SUFFIXES", "SPLITS", "Source", "cache_dir", "decode_image",
+    "first_images", "list_classes", "load_split", "open_split", "resolve_source", "select_classes",
+]  # fmt: skip
+
 SPLITS = ("train", "test")
 FASHION_MNIST_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )  # fmt: skip
 FASHION_MNIST_SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")
-_CACHE_VERSION = "1"
-
-
-def cache_dir() -> Path:
-    """Where decoded arrays live: $IMBALANCE_LAB_CACHE, else ~/.cache/imbalance-lab."""
-    env = os.environ.get("IMBALANCE_LAB_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "imbalance-lab"
 
 
 @dataclass(frozen=True)
@@ -138,175 +142,111 @@ def load_split(
     *,
     image_size: int | None = None,
     skip_bad_images: bool = False,
+    workers: int = 0,
+    progress: bool | None = False,
 ) -> ImageSet:
-    """Decode one split for the chosen classes; labels follow the order of ``classes``."""
+    """Decode one split for the chosen classes into memory; labels follow the order of ``classes``."""
+    return open_split(
+        source, split, classes, image_size=image_size, skip_bad_images=skip_bad_images,
+        workers=workers, progress=progress,
+    ).take()  # fmt: skip
+
+
+def open_split(
+    source: Source,
+    split: str,
+    classes: list[str],
+    *,
+    image_size: int | None = None,
+    skip_bad_images: bool = False,
+    workers: int = 0,
+    progress: bool | None = None,
+) -> ImageStore:
+    """One split for the chosen classes, decoded once, its images read on demand.
+
+    An image folder is decoded into the cache (see :mod:`imbalance_lab.data.cache`)
+    by ``workers`` processes, with a progress bar (``progress``: None = on a
+    terminal); CIFAR-10 and Fashion-MNIST files are small and read into memory.
+    """
     if split not in SPLITS:
         raise DataError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if image_size is not None and (
+        isinstance(image_size, bool) or not isinstance(image_size, int) or image_size <= 0
+    ):
+        raise DataError(f"--image-size must be a whole number of pixels > 0, got {image_size!r}")
     if source.kind == "folder":
-        return _load_folder_split(source.root, split, classes, image_size, skip_bad_images)
+        return folder_store(
+            _split_dir(source.root, split), classes, image_size, skip_bad_images,
+            workers=workers, progress=progress,
+        )  # fmt: skip
     if source.kind == "cifar10":
         ds = _cifar10_dataset(source.root, train=split == "train")
-        images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
-        return _select(images, np.asarray(ds.targets), ds.classes_tuple, classes)
-    images, labels = _load_idx(source.root, split)
-    return _select(images, labels, FASHION_MNIST_CLASSES, classes)
+        images, labels, names = ds.data, np.asarray(ds.targets), ds.classes_tuple
+    else:
+        images, labels = _load_idx(source.root, split)
+        names = FASHION_MNIST_CLASSES
+    return _select(images, labels, names, classes, image_size)
 
 
-def _select(images: torch.Tensor, labels: np.ndarray, names, classes: list[str]) -> ImageSet:
+def first_images(
+    source: Source, split: str, classes: list[str], per_class: int, *,
+    image_size: int | None = None,
+) -> dict[str, torch.Tensor]:  # fmt: skip
+    """The first ``per_class`` readable images of each class, ``{class: uint8 (n, C, H, W)}``.
+
+    For a report's sample grid: an image folder is read straight from its files, in
+    name order, without decoding (or caching) the rest of the split; unreadable files
+    are passed over.
+    """
+    if source.kind != "folder":
+        store = open_split(source, split, classes, image_size=image_size)
+        return {
+            name: store.take(np.flatnonzero(store.labels == i)[:per_class]).images
+            for i, name in enumerate(classes)
+        }
+    split_dir = _split_dir(source.root, split)
+    out = {}
+    for name in classes:
+        images = []
+        for entry in list_images(split_dir / name)[0]:
+            if len(images) == per_class:
+                break
+            try:
+                images.append(read_image(split_dir / name / entry.name, image_size)[0])
+            except DECODE_ERRORS:
+                continue
+        if images and len({im.shape[1:] for im in images}) > 1:
+            images = [fit_square(im, min(min(i.shape[1:]) for i in images)) for im in images]
+        c = max((im.shape[0] for im in images), default=3)
+        out[name] = (
+            torch.stack([im.expand(c, -1, -1) for im in images])
+            if images
+            else torch.zeros((0, c, 1, 1), dtype=torch.uint8)
+        )
+    return out
+
+
+def _select(images: np.ndarray, labels: np.ndarray, names, classes, size) -> ImageStore:
+    """The chosen classes of an in-memory (N, H, W[, C]) array, fitted to ``size`` when given."""
     names = tuple(names)
-    keep = np.isin(labels, [names.index(c) for c in classes])
+    keep = np.flatnonzero(np.isin(labels, [names.index(c) for c in classes]))
     remap = np.full(len(names), -1, dtype=np.int64)
     for new, name in enumerate(classes):
         remap[names.index(name)] = new
-    idx = torch.from_numpy(np.flatnonzero(keep))
-    return ImageSet(images[idx].contiguous(), torch.from_numpy(remap[labels[keep]]), tuple(classes))
-
-
-# --- image-folder trees ------------------------------------------------------------------
+    chosen = torch.from_numpy(images[keep])  # the one copy: only the chosen classes
+    chosen = chosen.unsqueeze(1) if chosen.ndim == 3 else chosen.permute(0, 3, 1, 2)
+    if size is not None and chosen.shape[2:] != (size, size):
+        chosen = torch.stack([fit_square(image, size) for image in chosen])
+    return memory_store(chosen, remap[labels[keep]], classes)
 
 
 def _split_dir(root: Path, split: str) -> Path:
     path = root / split
     if not path.is_dir():
         raise DataError(f"split folder not found: {path} (expected <root>/{split}/<class>/)")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise DataError(f"split folder {path} cannot be read (permission denied)")
     return path
-
-
-def _load_folder_split(root, split, classes, image_size, skip_bad) -> ImageSet:
-    split_dir = _split_dir(root, split)
-    parts, files, labels = [], [], []
-    notes = {"skipped_bad_images": 0, "ignored_non_images": 0, "converted_modes": {}}
-    for label, name in enumerate(classes):
-        class_dir = split_dir / name
-        if not class_dir.is_dir():
-            raise DataError(f"class folder not found: {class_dir}")
-        arr, names, class_notes = _load_class_dir(class_dir, image_size, skip_bad)
-        parts.append((class_dir, arr, names))
-        labels.append(np.full(len(names), label, dtype=np.int64))
-        notes["skipped_bad_images"] += class_notes["skipped"]
-        notes["ignored_non_images"] += class_notes["ignored"]
-        for mode, n in class_notes["converted"].items():
-            notes["converted_modes"][mode] = notes["converted_modes"].get(mode, 0) + n
-    arrays = _harmonise(parts)
-    for class_dir, _, names in parts:
-        files.extend(str(class_dir / n) for n in names)
-    images = torch.from_numpy(np.concatenate(arrays)).permute(0, 3, 1, 2).contiguous()
-    return ImageSet(
-        images, torch.from_numpy(np.concatenate(labels)), tuple(classes), tuple(files), notes
-    )
-
-
-def _harmonise(parts) -> list[np.ndarray]:
-    """Give every class the same size and channel count, or name the first misfit."""
-    ref_dir, ref, ref_names = parts[0]
-    channels = max(a.shape[3] for _, a, _ in parts)
-    out = []
-    for class_dir, arr, names in parts:
-        if arr.shape[1:3] != ref.shape[1:3]:
-            raise DataError(
-                f"mixed image sizes: {class_dir / names[0]} is {arr.shape[2]}x{arr.shape[1]}, "
-                f"but {ref_dir / ref_names[0]} is {ref.shape[2]}x{ref.shape[1]}; "
-                "pass --image-size N to resize every image to NxN"
-            )
-        out.append(np.repeat(arr, channels, axis=3) if arr.shape[3] != channels else arr)
-    return out
-
-
-def _fingerprint(files: list[os.DirEntry], extra: str) -> str:
-    h = hashlib.sha256(f"folder-v{_CACHE_VERSION}|{extra}".encode())
-    for entry in files:
-        st = entry.stat()
-        h.update(f"{entry.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:32]
-
-
-DECODE_ERRORS = (UnidentifiedImageError, OSError, SyntaxError, ValueError)
-
-
-def decode_image(path: Path, image_size: int | None = None) -> tuple[np.ndarray, str]:
-    """(uint8 HxWxC array, original mode); palette, RGBA, CMYK... are converted to RGB."""
-    with Image.open(path) as img:
-        img.load()
-        mode = img.mode
-        pixels = img if mode in ("RGB", "L") else img.convert("RGB")
-        if image_size is not None and pixels.size != (image_size, image_size):
-            pixels = pixels.resize((image_size, image_size), Image.BILINEAR)
-        arr = np.asarray(pixels, dtype=np.uint8)
-    return (arr[:, :, None] if arr.ndim == 2 else arr), mode
-
-
-def _load_class_dir(class_dir: Path, image_size: int | None, skip_bad: bool):
-    entries = sorted((e for e in os.scandir(class_dir) if e.is_file()), key=lambda e: e.name)
-    images = [e for e in entries if Path(e.name).suffix.lower() in IMAGE_SUFFIXES]
-    ignored = len(entries) - len(images)
-    if not images:
-        raise DataError(f"class folder {class_dir} holds no images (.jpg, .png, ...)")
-    key = _fingerprint(images, f"{class_dir.resolve()}|{image_size}|{skip_bad}")
-    cached = _cache_read(key)
-    if cached is not None:
-        arr, meta = cached
-        return arr, meta["names"], {**meta["notes"], "ignored": ignored}
-
-    decoded, names, converted, skipped, ref = [], [], {}, 0, None
-    for entry in images:
-        path = class_dir / entry.name
-        try:
-            arr, mode = decode_image(path, image_size)
-        except DECODE_ERRORS as exc:
-            if skip_bad:
-                skipped += 1
-                continue
-            raise DataError(
-                f"cannot decode image {path}: {exc}; pass --skip-bad-images to skip such files"
-            ) from None
-        if mode not in ("RGB", "L"):
-            converted[mode] = converted.get(mode, 0) + 1
-        if ref is None:
-            ref = (path, arr.shape)
-        elif arr.shape[:2] != ref[1][:2]:
-            raise DataError(
-                f"mixed image sizes: {path} is {arr.shape[1]}x{arr.shape[0]}, but {ref[0]} is "
-                f"{ref[1][1]}x{ref[1][0]}; pass --image-size N to resize every image to NxN"
-            )
-        decoded.append(arr)
-        names.append(entry.name)
-    if not decoded:
-        raise DataError(f"class folder {class_dir} holds no readable images ({skipped} skipped)")
-    channels = max(a.shape[2] for a in decoded)
-    if channels == 3 and any(a.shape[2] == 1 for a in decoded):
-        converted["L"] = converted.get("L", 0) + sum(a.shape[2] == 1 for a in decoded)
-        decoded = [np.repeat(a, 3, axis=2) if a.shape[2] == 1 else a for a in decoded]
-    arr = np.stack(decoded)
-    notes = {"skipped": skipped, "converted": converted}
-    _cache_write(key, arr, {"names": names, "notes": notes})
-    return arr, names, {**notes, "ignored": ignored}
-
-
-def _cache_read(key: str):
-    base = cache_dir() / key
-    try:
-        arr = np.load(base.with_suffix(".npy"))
-        meta = json.loads(base.with_suffix(".json").read_text())
-        return arr, meta
-    except (OSError, ValueError, EOFError):
-        return None
-
-
-def _cache_write(key: str, arr: np.ndarray, meta: dict) -> None:
-    """Best effort: a cache that cannot be written only costs a re-decode next time."""
-    base = cache_dir() / key
-    try:
-        base.parent.mkdir(parents=True, exist_ok=True)
-        for suffix, write in (
-            (".npy", lambda f: np.save(f, arr)),
-            (".json", lambda f: f.write(json.dumps(meta).encode())),
-        ):
-            fd, tmp = tempfile.mkstemp(dir=base.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                write(f)
-            os.replace(tmp, base.with_suffix(suffix))
-    except OSError:
-        pass
 
 
 # --- CIFAR-10 in torchvision's layout ----------------------------------------------------
@@ -361,13 +301,11 @@ def _read_idx(path: Path) -> np.ndarray:
     return data.reshape(tuple(int(d) for d in dims))
 
 
-def _load_idx(root: Path, split: str) -> tuple[torch.Tensor, np.ndarray]:
+def _load_idx(root: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
     found = _find_idx(root, split)
     if found is None:
         hint = (
             " (apt-get install dataset-fashion-mnist)" if root == FASHION_MNIST_SYSTEM_DIR else ""
         )
         raise DataError(f"Fashion-MNIST IDX files for split {split!r} not found in {root}{hint}")
-    images = _read_idx(found[0])
-    labels = _read_idx(found[1]).astype(np.int64)
-    return torch.from_numpy(images.copy()).unsqueeze(1), labels
+    return _read_idx(found[0]), _read_idx(found[1]).astype(np.int64)

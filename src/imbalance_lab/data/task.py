@@ -8,11 +8,12 @@ with stratification, and any resampling happens later, on the training part only
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from imbalance_lab.data.budget import batch_bytes, choose_mode, default_budget
 from imbalance_lab.data.imageset import ImageSet
 from imbalance_lab.data.imbalance import (
     ImbalanceSpec,
@@ -23,27 +24,50 @@ from imbalance_lab.data.imbalance import (
 from imbalance_lab.data.sources import (
     Source,
     list_classes,
-    load_split,
+    open_split,
     resolve_source,
     select_classes,
 )
+from imbalance_lab.data.store import ImageStore
+from imbalance_lab.data.streaming import ImageDataset
 from imbalance_lab.errors import DataError
 
-if TYPE_CHECKING:
-    from imbalance_lab.config import RunConfig
+
+class DataConfig(Protocol):
+    """The settings of a run that decide its data (a RunConfig has them all)."""
+
+    data: str
+    classes: tuple[str, ...]
+    ratio: str | None
+    counts: str | None
+    long_tail: float | None
+    size: int | None
+    image_size: int | None
+    skip_bad_images: bool
+    val: str
+    seed: int
+    batch_size: int
 
 
 @dataclass(frozen=True)
 class Task:
-    train: ImageSet  # the imbalanced training set the model learns from
-    val: ImageSet | None  # what per-epoch validation metrics are measured on; None: nothing
-    test: ImageSet  # the untouched, balanced test split
+    # In memory mode the splits are ImageSets (one uint8 tensor each); in stream mode
+    # ImageDatasets reading the decoded cache. Both have labels, classes, image_shape.
+    train: ImageSet | ImageDataset  # the imbalanced training set the model learns from
+    val: (
+        ImageSet | ImageDataset | None
+    )  # what per-epoch validation metrics are measured on; None: nothing
+    test: ImageSet | ImageDataset  # the untouched, balanced test split
     val_is_test: bool  # True when validation is the test split, as in the article
-    notes: dict  # counts per split, what loading skipped or converted
+    notes: dict  # counts per split, what loading skipped or converted, the data mode
 
     @property
     def classes(self) -> tuple[str, ...]:
         return self.train.classes
+
+    @property
+    def streaming(self) -> bool:
+        return not isinstance(self.train, ImageSet)
 
 
 def stratified_split(
@@ -63,59 +87,86 @@ class _Pick:
     source: Source
     classes: list[str]
     spec: ImbalanceSpec
-    full_train: ImageSet  # the source's whole training split, for the chosen classes
+    full_train: ImageStore  # the source's whole training split, for the chosen classes
     available: list[int]  # its images per class
     counts: list[int]  # the imbalanced set's images per class
     picked: np.ndarray  # indices into full_train of the imbalanced set
 
 
-def _load(cfg: RunConfig, source: Source, split: str, classes: list[str]) -> ImageSet:
-    return load_split(
-        source, split, classes, image_size=cfg.image_size, skip_bad_images=cfg.skip_bad_images
-    )
+def _open(cfg: DataConfig, source: Source, split: str, classes: list[str], workers, progress):
+    return open_split(
+        source, split, classes, image_size=cfg.image_size, skip_bad_images=cfg.skip_bad_images,
+        workers=workers, progress=progress,
+    )  # fmt: skip
 
 
-def _pick(cfg: RunConfig) -> _Pick:
+def _pick(cfg: DataConfig, workers: int = 0, progress: bool | None = None) -> _Pick:
     source = resolve_source(cfg.data)
     classes = select_classes(list_classes(source), list(cfg.classes) or None)
     spec = parse_imbalance(
         len(classes), ratio=cfg.ratio, counts=cfg.counts, long_tail=cfg.long_tail, size=cfg.size
     )
-    full_train = _load(cfg, source, "train", classes)
-    labels = full_train.labels.numpy()
+    full_train = _open(cfg, source, "train", classes, workers, progress)
+    labels = full_train.labels
     available = np.bincount(labels, minlength=len(classes)).tolist()
     counts = resolve_counts(spec, available, classes)
     return _Pick(source, classes, spec, full_train, available, counts,
                  pick_indices(labels, counts, cfg.seed))  # fmt: skip
 
 
-def left_out(cfg: RunConfig) -> ImageSet:
+def left_out(cfg: DataConfig) -> ImageSet:
     """The training-split images the run's imbalanced set did not pick.
 
     They are held out from the run yet are not the test split, so a recipe can be
     developed on them without ever looking at test (see examples/score_left_out.py).
     """
     pick = _pick(cfg)
-    return pick.full_train.subset(np.setdiff1d(np.arange(len(pick.full_train)), pick.picked))
+    return pick.full_train.take(np.setdiff1d(np.arange(len(pick.full_train)), pick.picked))
 
 
-def build_task(cfg: RunConfig) -> Task:
-    pick = _pick(cfg)
+def build_task(
+    cfg: DataConfig,
+    *,
+    data_mode: str = "memory",
+    memory_budget: int | None = None,
+    workers: int = 0,
+    progress: bool | None = None,
+) -> Task:
+    """The run's train / validation / test splits, in memory or streamed.
+
+    ``data_mode`` "memory" reads the three splits into tensors, "stream" gives
+    datasets that read the decoded cache, "auto" chooses by whether the decoded
+    images fit in ``memory_budget`` bytes (default: :func:`default_budget`). Images
+    are decoded (once, then cached) by ``workers`` processes with a progress bar
+    (``progress``: None = on a terminal). Each split's images are read straight into
+    its own tensor: nothing is held twice.
+    """
+    pick = _pick(cfg, workers, progress)
     full_train, classes = pick.full_train, pick.classes
-    test = _load(cfg, pick.source, "test", classes)
+    test = _open(cfg, pick.source, "test", classes, workers, progress)
     if test.image_shape != full_train.image_shape:
         raise DataError(
             f"train images are {full_train.image_shape} but test images are {test.image_shape}; "
             "pass --image-size N to resize both"
         )
-    train = full_train.subset(pick.picked)
-    if cfg.val == "test":
-        val, val_is_test = test, True
-    elif cfg.val == "none":  # every training image trains; the test split is scored at the end
-        val, val_is_test = None, False
+    train_idx, val_idx = pick.picked, None
+    if cfg.val not in ("test", "none"):  # "none": every training image trains, no validation
+        kept, held = stratified_split(full_train.labels[pick.picked], float(cfg.val), cfg.seed)
+        train_idx, val_idx = pick.picked[kept], pick.picked[held]
+    held = 0 if val_idx is None else val_idx.size
+    decoded = full_train.nbytes(train_idx.size + held) + test.nbytes()
+    if data_mode == "auto" and memory_budget is None:
+        memory_budget = default_budget()
+    batch = batch_bytes(cfg.batch_size, full_train.image_shape) if memory_budget else 0
+    mode = choose_mode(decoded, memory_budget or 0, data_mode, batch=batch)
+    if mode == "memory":
+        train, test_set = full_train.take(train_idx), test.take()
+        val = full_train.take(val_idx) if val_idx is not None else None
     else:
-        kept, held = stratified_split(train.labels.numpy(), float(cfg.val), cfg.seed)
-        train, val, val_is_test = train.subset(kept), train.subset(held), False
+        train, test_set = ImageDataset(full_train, train_idx), ImageDataset(test)
+        val = ImageDataset(full_train, val_idx) if val_idx is not None else None
+    if cfg.val == "test":
+        val = test_set
     notes = {
         "source": pick.source.describe(),
         "imbalance": pick.spec.describe(),
@@ -123,9 +174,12 @@ def build_task(cfg: RunConfig) -> Task:
         "requested_train": dict(zip(classes, pick.counts, strict=True)),
         "train": train.class_counts(),
         "val": None if val is None else val.class_counts(),
-        "test": test.class_counts(),
-        "val_is_test": val_is_test,
+        "test": test_set.class_counts(),
+        "val_is_test": cfg.val == "test",
         "loading": {},
+        "data_mode": mode,
+        "decoded_bytes": decoded,
+        "memory_budget": memory_budget,
     }
     for key in ("skipped_bad_images", "ignored_non_images"):
         notes["loading"][key] = full_train.notes.get(key, 0) + test.notes.get(key, 0)
@@ -133,4 +187,4 @@ def build_task(cfg: RunConfig) -> Task:
     for m, n in test.notes.get("converted_modes", {}).items():
         modes[m] = modes.get(m, 0) + n
     notes["loading"]["converted_modes"] = modes
-    return Task(train, val, test, val_is_test, notes)
+    return Task(train, val, test_set, cfg.val == "test", notes)

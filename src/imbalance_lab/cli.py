@@ -251,15 +251,27 @@ def train(out, force, resume, quiet, config_file, print_config, **run):
       imbalance-lab train --config examples/best-recipe.toml --data ../shared/datasets/cifar10
     """
     from imbalance_lab.config import resolve_config
-    from imbalance_lab.data.task import build_task
-    from imbalance_lab.rundir import RunFolder
-    from imbalance_lab.training.trainer import finished, fit
+    from imbalance_lab.training.device import resolve_device
+    from imbalance_lab.training.distributed import cleanup, init_from_env
 
     cfg = resolve_config(file=config_file, flags=_flags(run))
     if print_config:
         return _print_config(cfg)
     _require_data(cfg)
     run_dir = Path(out) if out else Path("results") / f"train-{_config_hash(cfg)}"
+    # Under torchrun, every rank trains and rank 0 alone writes and talks.
+    dist = init_from_env(resolve_device(cfg.device))
+    try:
+        _train(cfg, run_dir, force, resume, quiet or not dist.is_main)
+    finally:
+        cleanup()
+
+
+def _train(cfg, run_dir: Path, force: bool, resume: bool, quiet: bool) -> None:
+    from imbalance_lab.data.task import build_task
+    from imbalance_lab.rundir import RunFolder
+    from imbalance_lab.training.trainer import finished, fit
+
     folder = RunFolder(run_dir)
     if resume and not (folder.has_checkpoint() or folder.result() is not None):
         raise ConfigError(
@@ -267,7 +279,9 @@ def train(out, force, resume, quiet, config_file, print_config, **run):
         )
     done = None if force else finished(run_dir, cfg)
     if done is None:
-        task = build_task(cfg)
+        task = build_task(cfg, progress=not quiet)
+        if task.notes["data_mode"] == "stream":
+            _echo(quiet)(_stream_note(task.notes))
         result = fit(
             cfg, task, out_dir=run_dir, progress=not quiet, desc="train", warn=_echo(quiet),
             force=force,
@@ -277,8 +291,19 @@ def train(out, force, resume, quiet, config_file, print_config, **run):
     else:
         _echo(quiet)(f"{run_dir} holds this finished run; showing its result")
         final = done["final"]
-    _print_final(final)
-    click.echo(f"wrote {run_dir}/ (model.pt, log.json, result.json)")
+    if not quiet:
+        _print_final(final)
+        click.echo(f"wrote {run_dir}/ (model.pt, log.json, result.json)")
+
+
+def _stream_note(notes: dict) -> str:
+    from imbalance_lab.data.budget import format_size
+
+    budget = notes["memory_budget"]
+    return (
+        f"note: streaming the images from the decoded cache ({format_size(notes['decoded_bytes'])} "
+        + (f"exceed --memory-budget {format_size(budget)})" if budget else "asked for)")
+    )
 
 
 def _html(report: dict) -> Path:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from imbalance_lab.data.budget import DATA_MODES, parse_size
 from imbalance_lab.data.imbalance import counts_text, ratio_text
 from imbalance_lab.data.sources import data_location
 from imbalance_lab.errors import ConfigError, closest
@@ -217,6 +218,24 @@ class RunConfig:
     device: str = param(
         "auto", "auto (CUDA when present), cpu or cuda", "execution", parse=text,
         choices=("auto", "cpu", "cuda"), example="cpu",
+    )  # fmt: skip
+    data_mode: str = param(
+        "auto",
+        "keep the decoded images in memory, stream them from the decoded cache through a "
+        "DataLoader, or auto: memory when they fit in --memory-budget", "execution",
+        parse=text, choices=DATA_MODES, example="stream", execution=True,
+    )  # fmt: skip
+    memory_budget: int | None = param(
+        None,
+        "memory the decoded images may take, e.g. 512MB, 8GB, 1.5GiB "
+        "(default: half the available memory)", "execution", parse=optional(parse_size),
+        example="512MB", execution=True, metavar="SIZE",
+    )  # fmt: skip
+    loader_workers: int = param(
+        2,
+        "DataLoader processes that decode, read and augment images when they are streamed "
+        "or larger than 32 px (0: the main process)", "execution", parse=integer(min=0),
+        example="0", execution=True, metavar="N",
     )  # fmt: skip
     threads: int | None = param(
         None, "torch threads for this process (default: all cores; 1 each for two at once)",

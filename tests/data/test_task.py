@@ -24,8 +24,8 @@ def images_of(split):
 @pytest.mark.parametrize("val", ["test", "0.25"])
 def test_stream_mode_gives_datasets_over_the_very_images_memory_mode_holds(photos, val):
     cfg = RunConfig(data=str(photos), classes=("cat", "dog"), counts="24,8", val=val, image_size=40)
-    memory = build_task(cfg, data_mode="memory")
-    stream = build_task(cfg, data_mode="stream")
+    memory = build_task(cfg.replace(data_mode="memory"))
+    stream = build_task(cfg.replace(data_mode="stream"))
     assert stream.streaming and not memory.streaming
     for name in ("train", "val", "test"):
         m, s = getattr(memory, name), getattr(stream, name)
@@ -43,12 +43,12 @@ def test_stream_mode_gives_datasets_over_the_very_images_memory_mode_holds(photo
 def test_auto_streams_when_the_decoded_images_exceed_the_budget(photos):
     cfg = RunConfig(data=str(photos), classes=("cat", "dog"), image_size=40, batch_size=8)
     decoded = (42 + 12) * 3 * 40 * 40
-    assert build_task(cfg, data_mode="auto", memory_budget=decoded).notes["data_mode"] == "memory"
-    task = build_task(cfg, data_mode="auto", memory_budget=decoded - 1)
+    assert build_task(cfg.replace(memory_budget=decoded)).notes["data_mode"] == "memory"
+    task = build_task(cfg.replace(memory_budget=decoded - 1))
     assert task.notes["data_mode"] == "stream" and task.notes["decoded_bytes"] == decoded
 
 
 def test_a_budget_that_cannot_hold_one_batch_is_one_line(photos):
     cfg = RunConfig(data=str(photos), classes=("cat", "dog"), image_size=40, batch_size=64)
     with pytest.raises(ConfigError, match="--memory-budget 100.0KB cannot hold one batch"):
-        build_task(cfg, data_mode="auto", memory_budget=100_000)
+        build_task(cfg.replace(memory_budget=100_000))

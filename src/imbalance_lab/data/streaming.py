@@ -137,8 +137,9 @@ def epoch_keys(
 def make_loader(
     dataset: Dataset,
     *,
-    batch_size: int,
+    batch_size: int | None = None,
     sampler=None,
+    batches=None,
     workers: int = 0,
     device: torch.device | str = "cpu",
     prefetch: int = 2,
@@ -146,15 +147,20 @@ def make_loader(
     """A DataLoader for training or evaluation: workers, pinned memory on CUDA, keys in order.
 
     ``sampler``: any iterable of keys (a torch Sampler, :func:`epoch_keys`, a list of
-    indices); None reads the dataset in order (evaluation). Workers start afresh
-    each epoch, so they see the dataset as it is then; at the start of each epoch
-    they cost a fork, not a copy: the images stay in the page cache.
+    indices) cut into batches of ``batch_size``; or ``batches``: the keys of each batch
+    (lists of keys); neither reads the dataset in order (evaluation). Workers start
+    afresh each epoch, so they see the dataset as it is then; at the start of each
+    epoch they cost a fork, not a copy: the images stay in the page cache.
     """
     device = torch.device(device)
+    batching = (
+        {"batch_sampler": batches}
+        if batches is not None
+        else {"batch_size": batch_size, "sampler": sampler, "shuffle": False}
+    )
     return DataLoader(
-        dataset, batch_size=batch_size, sampler=sampler, shuffle=False, num_workers=workers,
-        pin_memory=device.type == "cuda", prefetch_factor=prefetch if workers else None,
-        persistent_workers=False,
+        dataset, **batching, num_workers=workers, pin_memory=device.type == "cuda",
+        prefetch_factor=prefetch if workers else None, persistent_workers=False,
     )  # fmt: skip
 
 

@@ -47,6 +47,9 @@ class DataConfig(Protocol):
     val: str
     seed: int
     batch_size: int
+    data_mode: str  # "memory", "stream" or "auto"
+    memory_budget: int | None  # bytes the decoded images may take; None: the default
+    loader_workers: int  # processes that decode images
 
 
 @dataclass(frozen=True)
@@ -124,23 +127,17 @@ def left_out(cfg: DataConfig) -> ImageSet:
     return pick.full_train.take(np.setdiff1d(np.arange(len(pick.full_train)), pick.picked))
 
 
-def build_task(
-    cfg: DataConfig,
-    *,
-    data_mode: str = "memory",
-    memory_budget: int | None = None,
-    workers: int = 0,
-    progress: bool | None = None,
-) -> Task:
+def build_task(cfg: DataConfig, *, progress: bool | None = None) -> Task:
     """The run's train / validation / test splits, in memory or streamed.
 
-    ``data_mode`` "memory" reads the three splits into tensors, "stream" gives
+    ``cfg.data_mode`` "memory" reads the three splits into tensors, "stream" gives
     datasets that read the decoded cache, "auto" chooses by whether the decoded
-    images fit in ``memory_budget`` bytes (default: :func:`default_budget`). Images
-    are decoded (once, then cached) by ``workers`` processes with a progress bar
-    (``progress``: None = on a terminal). Each split's images are read straight into
-    its own tensor: nothing is held twice.
+    images fit in ``cfg.memory_budget`` bytes (default: :func:`default_budget`).
+    Images are decoded (once, then cached) by ``cfg.loader_workers`` processes with a
+    progress bar (``progress``: None = on a terminal). Each split's images are read
+    straight into its own tensor: nothing is held twice.
     """
+    data_mode, memory_budget, workers = cfg.data_mode, cfg.memory_budget, cfg.loader_workers
     pick = _pick(cfg, workers, progress)
     full_train, classes = pick.full_train, pick.classes
     test = _open(cfg, pick.source, "test", classes, workers, progress)

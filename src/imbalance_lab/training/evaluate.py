@@ -5,10 +5,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from imbalance_lab.data.imageset import ImageSet
+from imbalance_lab.data.streaming import eval_batches
 from imbalance_lab.evaluation.metrics import classification_metrics
 from imbalance_lab.models.inference import class_probabilities
 from imbalance_lab.models.spec import InputSpec, spec_of
+from imbalance_lab.training import distributed
+from imbalance_lab.training.distributed import all_gather, eval_shard
 
 EVAL_BATCH = 500
 
@@ -25,26 +27,32 @@ def prepare(images: torch.Tensor, device: torch.device, spec: InputSpec) -> torc
 
 @torch.no_grad()
 def evaluate(
-    model, data: ImageSet, loss_fn, device, bf16: bool, tta: str = "none"
+    model, data, loss_fn, device, bf16: bool, tta: str = "none", *, workers: int = 0
 ) -> tuple[dict, list[float], torch.Tensor]:
     """(metrics, per-batch losses, class probabilities) on ``data``; leaves the model in eval mode.
 
     Predictions are the argmax of the probabilities, averaged over the ``tta``
     views; the loss (skipped when ``loss_fn`` is None) is that of the plain images.
+    ``data`` is an ImageSet, or a streamed dataset read by ``workers`` processes. Under
+    DDP each rank scores its share and the shares are gathered: every rank gets the
+    probabilities and metrics of the whole split.
     """
     model.eval()
     faithful = getattr(model, "faithful", False)
     spec = spec_of(model, *data.image_shape[:2]).input
+    n = len(data)
+    share = data if distributed.world_size() == 1 else data.subset(range(n)[eval_shard(n)])
     probs, losses = [], []
-    for start in range(0, len(data), EVAL_BATCH):
-        x = prepare(data.images[start : start + EVAL_BATCH], device, spec)
+    for images, labels in eval_batches(share, EVAL_BATCH, workers=workers, device=device):
+        x = prepare(images, device, spec)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             p, raw = class_probabilities(model, x, tta=tta, faithful=faithful)
         if loss_fn is not None:
-            y = data.labels[start : start + EVAL_BATCH].to(device)
-            losses.append(float(loss_fn(raw, y)))
+            losses.append(float(loss_fn(raw, labels.to(device))))
         probs.append(p.cpu())
     probs = torch.cat(probs) if probs else torch.zeros(0, data.num_classes)
+    probs = all_gather(probs)
+    losses = all_gather(torch.tensor(losses, dtype=torch.float64)).tolist()
     if loss_fn is None:
         return {}, losses, probs
     metrics = classification_metrics(
@@ -55,7 +63,7 @@ def evaluate(
 
 
 def predict_scores(
-    model, data: ImageSet, device: torch.device, bf16: bool, tta: str = "none"
+    model, data, device: torch.device, bf16: bool, tta: str = "none"
 ) -> torch.Tensor:
     """Class probabilities for every image, in eval mode, as float32 on the CPU."""
     return evaluate(model, data, None, device, bf16, tta)[2]

@@ -53,7 +53,9 @@ def finish(
     if task.val is None:
         final.pop("val", None)
     elif cfg.tta != "none" or s.bf16 or val_probs is None:
-        metrics, _, val_probs = evaluate(model, task.val, s.loss_fn, s.device, False, cfg.tta)
+        metrics, _, val_probs = evaluate(
+            model, task.val, s.loss_fn, s.device, False, cfg.tta, workers=cfg.loader_workers
+        )
         if cfg.tta != "none" or s.bf16:
             final["val"].update({k: v for k, v in metrics.items() if k != "loss"})
     if task.val is not None:
@@ -61,7 +63,7 @@ def finish(
         final["val"].update(score_metrics(task.val.labels.numpy(), scores["val"]))
     if not task.val_is_test and evaluate_test:
         final["test"], _, test_probs = evaluate(
-            model, task.test, s.loss_fn, s.device, False, cfg.tta
+            model, task.test, s.loss_fn, s.device, False, cfg.tta, workers=cfg.loader_workers
         )
         scores["test"] = test_probs.numpy()
         final["test"].update(score_metrics(task.test.labels.numpy(), scores["test"]))
@@ -79,8 +81,8 @@ def finish(
             "message": point.message, "prior": prior.tolist(),
         }  # fmt: skip
     model.eval()
-    if s.folder is not None:
-        _write(s.folder, cfg, task, model, log, final, scores)
+    if s.writes:
+        _write(s.folder, cfg, task, model, log, final, scores, s.dist.world_size)
         scored = {k: (getattr(task, k).labels.numpy(), v) for k, v in scores.items()}
         s.sinks.on_finish(final, scored, s.folder.path / MODEL)
     return TrainResult(model, log, final, None if s.folder is None else s.folder.path, resumed)
@@ -110,7 +112,9 @@ def _mock_metrics(s, log: dict) -> dict:
     return final
 
 
-def _write(folder: RunFolder, cfg, task, model, log: dict, final: dict, scores: dict) -> None:
+def _write(
+    folder: RunFolder, cfg, task, model, log: dict, final: dict, scores: dict, world_size: int
+) -> None:
     meta = model_meta(model, classes=task.classes, image_shape=task.train.image_shape,
                       faithful=cfg.faithful, tta=cfg.tta, config=cfg.to_dict())  # fmt: skip
     if "operating_point" in final:
@@ -121,17 +125,21 @@ def _write(folder: RunFolder, cfg, task, model, log: dict, final: dict, scores: 
     folder.write_scores({k: (getattr(task, k).labels.numpy(), v) for k, v in scores.items()})
     folder.write_samples(*sample_images(task.test))
     folder.write_log(log)
-    folder.write_result(cfg.to_dict(), final, task.notes)
+    folder.write_result(cfg.to_dict(), final, task.notes, world_size=world_size)
     remove_checkpoints(folder.path)
 
 
-def sample_images(data: ImageSet) -> tuple[np.ndarray, np.ndarray]:
-    """The first few images of each class (of the first classes), scaled down when large."""
+def sample_images(data) -> tuple[np.ndarray, np.ndarray]:
+    """The first few images of each class (of the first classes), scaled down when large.
+
+    ``data`` is an ImageSet or a streamed dataset: only these few images are read.
+    """
     labels = data.labels.numpy()
     keep = np.concatenate(
         [np.flatnonzero(labels == c)[:SAMPLES_PER_CLASS] for c in range(min(data.num_classes, SAMPLE_CLASSES))]
     )  # fmt: skip
-    images = data.images[torch.from_numpy(keep)]
+    part = data.subset(keep)
+    images = part.images if isinstance(part, ImageSet) else part.load().images
     if max(images.shape[2:]) > SAMPLE_SIZE:
         scale = SAMPLE_SIZE / max(images.shape[2:])
         size = [max(1, round(d * scale)) for d in images.shape[2:]]

@@ -1,14 +1,18 @@
-"""The trainer: one readable loop over uint8 tensors held in memory.
+"""The trainer: one readable loop over uint8 batches.
 
-Batches are indexed straight out of a uint8 tensor and normalised on the fly: no
-Dataset, no DataLoader, no per-image Python (the airbench approach). Every epoch
-ends with a checkpoint written atomically, so a killed run resumes where it
-stopped and finishes with exactly the metrics of an uninterrupted one.
+Small images held in memory are indexed straight out of a uint8 tensor and
+normalised on the fly: no Dataset, no DataLoader, no per-image Python (the
+airbench approach); larger or streamed images come through a DataLoader
+(training/batches.py). Every epoch ends with a checkpoint written atomically, so a
+killed run resumes where it stopped and finishes with exactly the metrics of an
+uninterrupted one.
 
 The loop is :func:`fit`; what varies around it is in small named pieces:
 faithful mode (training/replay.py), weight averaging (training/averaging.py),
-compilation (training/device.py), resume (training/checkpoint.py), the end of a
-run (training/finish.py).
+compilation (training/device.py), resume (training/checkpoint.py), batches and
+their DDP shards (training/batches.py), the end of a run (training/finish.py).
+Under torchrun every rank runs this loop on its part of each batch, and rank 0
+alone writes files (training/distributed.py).
 """
 
 from __future__ import annotations
@@ -21,21 +25,23 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from imbalance_lab.data.task import Task
-from imbalance_lab.errors import TrainingDiverged
+from imbalance_lab.errors import ConfigError, TrainingDiverged
 from imbalance_lab.evaluation.metrics import classification_metrics
 from imbalance_lab.models import MajorityClassifier, create_model
 from imbalance_lab.models.finetune import freeze_backbone, param_groups
 from imbalance_lab.models.registry import MODELS
 from imbalance_lab.models.spec import InputSpec, spec_of
 from imbalance_lab.rundir import RunFolder
-from imbalance_lab.strategies.augment import augment_batch
 from imbalance_lab.strategies.class_weights import check_class_weights
 from imbalance_lab.training.averaging import WeightAverage
+from imbalance_lab.training.batches import epoch_batches
 from imbalance_lab.training.checkpoint import load_checkpoint, save_checkpoint
 from imbalance_lab.training.device import CompiledStep, resolve_device, set_threads, use_bf16
+from imbalance_lab.training.distributed import DistInfo, all_gather, barrier, init_from_env
 from imbalance_lab.training.evaluate import evaluate, predict_scores, prepare
 from imbalance_lab.training.finish import TrainResult, finish, finished, test_metrics_at
 from imbalance_lab.training.optim import create_optimizer
@@ -59,6 +65,7 @@ class Session:
     folder: RunFolder | None  # where checkpoints and results go; None: nowhere
     input: InputSpec  # the model's input: size and normalisation
     sinks: Sinks  # where else the run is logged (--log-to)
+    dist: DistInfo  # this process's rank among the run's (one process: rank 0 of 1)
     optimizer: torch.optim.Optimizer | None = None  # None for the mock model
     average: WeightAverage | None = None  # .scored is what is validated, scored and saved
     gen: torch.Generator | None = None  # data order and augmentation draws
@@ -68,6 +75,11 @@ class Session:
     @property
     def scored(self) -> nn.Module:
         return self.model if self.average is None else self.average.scored
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes the run folder: it has one, and it is rank 0."""
+        return self.folder is not None and self.dist.is_main
 
 
 def fit(
@@ -104,7 +116,7 @@ def _loop(s: Session, progress: bool, desc: str, on_epoch, evaluate_test: bool, 
     log, start = _resume(s, warn)
     bar = tqdm(
         total=cfg.epochs * s.plan.batches, initial=start * s.plan.batches, desc=desc,
-        unit="batch", disable=not progress, dynamic_ncols=True, leave=False,
+        unit="batch", disable=not progress or not s.dist.is_main, dynamic_ncols=True, leave=False,
     )  # fmt: skip
     val_probs = None  # the last epoch's, reused as calibration scores when there is no TTA
     try:
@@ -112,7 +124,9 @@ def _loop(s: Session, progress: bool, desc: str, on_epoch, evaluate_test: bool, 
             started = time.perf_counter()
             train_metrics, losses = _train_epoch(s, epoch, bar, desc)
             val_metrics, val_losses, val_probs = (
-                evaluate(s.scored, task.val, s.loss_fn, s.device, s.bf16)
+                evaluate(
+                    s.scored, task.val, s.loss_fn, s.device, s.bf16, workers=cfg.loader_workers
+                )  # fmt: skip
                 if task.val is not None
                 else ({}, [], None)
             )
@@ -120,8 +134,9 @@ def _loop(s: Session, progress: bool, desc: str, on_epoch, evaluate_test: bool, 
             bar.set_postfix(loss=f"{train_metrics['loss']:.3f}",
                             **{f"val_{k[:3]}": f"{val_metrics[k]:.3f}"
                                for k in ("accuracy", "recall") if k in val_metrics})  # fmt: skip
-            if s.folder is not None:
+            if s.writes:
                 save_checkpoint(s.folder.path, _state(s, epoch + 1, log))
+            barrier()  # every rank goes on once the checkpoint is written
             s.sinks.on_epoch(epoch + 1, {"train": train_metrics, "val": val_metrics},
                              s.optimizer.param_groups[-1]["lr"])  # fmt: skip
             if on_epoch is not None:
@@ -141,31 +156,28 @@ def _train_epoch(s: Session, epoch: int, bar, desc: str) -> tuple[dict, list[flo
         order, copies = s.plan.epoch(epoch, s.gen)
     if hasattr(s.loss_fn, "set_epoch"):  # LDAM's deferred re-weighting
         s.loss_fn.set_epoch(epoch)
-    losses, preds = [], []
-    for b in range(s.plan.batches):
-        batch = slice(b * cfg.batch_size, (b + 1) * cfg.batch_size)
-        idx = order[batch]
-        images = train.images[idx]
-        mask = s.plan.augment_mask(copies[batch])
-        if mask is not None and mask.any():
-            images = augment_batch(images, s.plan.augment, s.gen, mask)
+    losses, preds, seen = [], [], []
+    for b, (images, labels, _) in enumerate(epoch_batches(s, order, copies, epoch)):
         rate = lr_at(cfg, epoch, b, s.plan.batches)
         for group in s.optimizer.param_groups:
             group["lr"] = rate * group["lr_scale"]
-        x, y = prepare(images, s.device, s.input), train.labels[idx].to(s.device)
+        x, y = prepare(images, s.device, s.input), labels.to(s.device)
         compiling = s.step.compiles_on(x)
         if compiling:
             bar.set_description(f"{desc} (compiling, ~40 s)")
         outputs = _step(s, x, y, epoch, b, losses)
         preds.append(outputs.detach().argmax(dim=1).cpu())
+        seen.append(labels)
         if compiling:  # forward and backward are compiled now
             bar.set_description(desc)
         bar.update()
     if s.replay is not None:
         metrics = s.replay.training_metrics(s.model, train, s.loss_fn, s.device, s.bf16)
     else:
-        labels = train.labels[order].numpy()
-        metrics = classification_metrics(labels, torch.cat(preds).numpy(), train.num_classes)
+        labels, preds = all_gather(torch.cat(seen)), all_gather(torch.cat(preds))
+        metrics = classification_metrics(labels.numpy(), preds.numpy(), train.num_classes)
+    if s.dist.world_size > 1:  # each batch's loss, averaged over the ranks' parts
+        losses = all_gather(torch.tensor(losses)).view(s.dist.world_size, -1).mean(0).tolist()
     metrics["loss"] = float(np.mean(losses))
     return metrics, losses
 
@@ -174,7 +186,7 @@ def _step(s: Session, x, y, epoch: int, b: int, losses: list[float]) -> torch.Te
     """Forward, loss, backward, optimiser step (and the weight average); returns the outputs."""
     with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.bf16):
         outputs = s.step(x)
-    loss = s.loss_fn(outputs.float(), y)
+    loss = s.loss_fn(outputs.float(), y) if len(y) else _nothing(s.model)
     if not torch.isfinite(loss):
         kept = f"the last good checkpoint (epoch {epoch}) is kept in {s.folder.path}; "
         raise TrainingDiverged(
@@ -190,10 +202,20 @@ def _step(s: Session, x, y, epoch: int, b: int, losses: list[float]) -> torch.Te
     return outputs
 
 
+def _nothing(model: nn.Module) -> torch.Tensor:
+    # A rank whose part of the last batch is empty still joins the gradient all-reduce.
+    return sum(p.sum() for p in model.parameters() if p.requires_grad) * 0.0
+
+
 def _open(cfg, task: Task, model, out_dir, force: bool, warn) -> Session:
     """Device, model, loss, epoch plan and (unless the mock model) optimiser, averaging, order."""
     set_threads(cfg.threads)
-    device = resolve_device(cfg.device)
+    dist_info = init_from_env(resolve_device(cfg.device))
+    device = dist_info.device
+    if dist_info.world_size > 1 and cfg.faithful:
+        raise ConfigError(
+            "--faithful replays the article's single-process loop; run it without torchrun"
+        )
     torch.manual_seed(cfg.seed)
     train = task.train
     folder = RunFolder(out_dir) if out_dir is not None else None
@@ -212,13 +234,14 @@ def _open(cfg, task: Task, model, out_dir, force: bool, warn) -> Session:
         check_class_weights(cfg.class_weights, train.classes)
     s = Session(cfg, task, device, use_bf16(cfg.bf16, device), model,
                 build_loss(cfg, train).to(device), EpochPlan(cfg, train.labels), folder,
-                spec.input, Sinks([]))  # fmt: skip
-    if s.folder is not None:  # claimed only once the config has proved usable
+                spec.input, Sinks([]), dist_info)  # fmt: skip
+    if s.writes:  # claimed only once the config has proved usable
         s.folder.claim(cfg.to_dict(), cfg.identity_of, force)
         s.sinks = open_sinks(cfg.log_to, folder.path, classes=task.classes,
                              config=cfg.to_dict(), mlflow_uri=cfg.mlflow_uri)  # fmt: skip
-    elif cfg.log_to:
+    elif cfg.log_to and folder is None:
         open_sinks(cfg.log_to, None, classes=task.classes, config=cfg.to_dict())  # says why not
+    barrier()  # the other ranks resume from the folder rank 0 has claimed
     if isinstance(model, MajorityClassifier):
         return s
     if cfg.freeze_backbone:
@@ -228,7 +251,13 @@ def _open(cfg, task: Task, model, out_dir, force: bool, warn) -> Session:
     s.gen = torch.Generator().manual_seed(cfg.seed)
     s.replay = ArticleReplay(len(train), s.gen) if cfg.faithful else None
     model.train()  # the article calls train() once, before the epoch loop
-    s.step = CompiledStep(model, cfg.compile, cfg.batch_size, warn)
+    forward = model
+    if dist_info.world_size > 1:  # gradients averaged over the ranks at every step
+        forward = DistributedDataParallel(
+            model, device_ids=[device] if device.type == "cuda" else None
+        )
+    part = -(-cfg.batch_size // dist_info.world_size)  # this rank's share of a full batch
+    s.step = CompiledStep(forward, cfg.compile, part, warn)
     return s
 
 

@@ -2,6 +2,7 @@
 
 from imbalance_lab.models import convnet, mock, resnet  # noqa: F401  (fill the registry)
 from imbalance_lab.models.convnet import ArticleConvNet
+from imbalance_lab.models.heads import CosineClassifier, resolve_head
 from imbalance_lab.models.mock import MajorityClassifier
 from imbalance_lab.models.registry import create_model, model_names, register_model
 from imbalance_lab.models.resnet import CifarResNet
@@ -9,8 +10,10 @@ from imbalance_lab.models.resnet import CifarResNet
 __all__ = [
     "ArticleConvNet",
     "CifarResNet",
+    "CosineClassifier",
     "MajorityClassifier",
     "create_model",
     "model_names",
     "register_model",
+    "resolve_head",
 ]

@@ -6,6 +6,8 @@ resumed run gets exactly the rates an uninterrupted one would.
 
 from __future__ import annotations
 
+import math
+
 from imbalance_lab.config import RunConfig
 
 
@@ -24,3 +26,31 @@ def lr_at(cfg: RunConfig, epoch: int, batch: int, batches_per_epoch: int) -> flo
         if epoch >= round(fraction * cfg.epochs):
             factor = step_factor
     return cfg.lr * factor
+
+
+def cosine_lr(
+    base_lr: float,
+    epoch: int,
+    batch: int,
+    batches_per_epoch: int,
+    epochs: int,
+    warmup_epochs: float = 0.0,
+    final_lr: float = 0.0,
+    per_epoch: bool = False,
+) -> float:
+    """Linear warm-up (the same ramp as :func:`lr_at`), then half a cosine from
+    ``base_lr`` down to ``final_lr`` at the end of training: Loshchilov & Hutter 2017,
+    "SGDR: Stochastic Gradient Descent with Warm Restarts", eq. 5 without restarts,
+    lr = final + (base - final) (1 + cos(pi T_cur / T)) / 2.
+
+    ``per_epoch=True`` holds the rate for a whole epoch, as torch's CosineAnnealingLR
+    stepped once per epoch does (GLMC's CIFAR schedule); the default updates it every batch.
+    """
+    progress = epoch + batch / batches_per_epoch  # in epochs
+    if warmup_epochs > 0 and progress < warmup_epochs:
+        return base_lr * (progress + 1.0 / batches_per_epoch) / warmup_epochs
+    if per_epoch:
+        progress = float(epoch)
+    start = min(warmup_epochs, epochs)
+    done = min(max((progress - start) / max(epochs - start, 1e-9), 0.0), 1.0)
+    return final_lr + (base_lr - final_lr) * 0.5 * (1.0 + math.cos(math.pi * done))

@@ -1,7 +1,8 @@
 """Models, looked up by name: ``create_model("article-convnet", num_classes=2)``."""
 
-from imbalance_lab.models import convnet, mock, resnet  # noqa: F401  (fill the registry)
+from imbalance_lab.models import convnet, glmc, mock, resnet  # noqa: F401  (fill the registry)
 from imbalance_lab.models.convnet import ArticleConvNet
+from imbalance_lab.models.glmc import GLMCNet, GLMCOutputs
 from imbalance_lab.models.heads import CosineClassifier, resolve_head
 from imbalance_lab.models.mock import MajorityClassifier
 from imbalance_lab.models.registry import create_model, model_names, register_model
@@ -11,6 +12,8 @@ __all__ = [
     "ArticleConvNet",
     "CifarResNet",
     "CosineClassifier",
+    "GLMCNet",
+    "GLMCOutputs",
     "MajorityClassifier",
     "create_model",
     "model_names",

@@ -21,9 +21,11 @@ def load_saved_model(path: str | os.PathLike) -> tuple[nn.Module, dict]:
         model = create_model(
             meta["model"], num_classes=len(meta["classes"]), in_channels=c, image_size=h,
             faithful=meta.get("faithful", False),
+            # The model's own settings (a ResNet's head and width), as resolved at training.
+            **meta.get("model_params", {}),
         )  # fmt: skip
         model.load_state_dict(obj["state_dict"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # ConfigError is one
         raise ModelFileError(f"{path} does not hold a usable model: {str(exc)[:200]}") from None
     return model.eval(), meta
 

@@ -210,7 +210,7 @@ def test_cb_focal_matches_cui_et_al_written_out():
 def test_ldam_defaults_are_the_papers_s_30_max_margin_0_5_and_drw_beta_0_9999():
     loss = create_loss("ldam", class_counts=CIFAR10_LT, drw_epoch=160)
     assert loss.s == 30.0
-    # Delta_j = C / n_j^(1/4) with the largest (rarest class) margin 0.5 (Cao et al. eq. 13).
+    # Delta_j = C / n_j^(1/4) with the largest (rarest class) margin 0.5 (Cao et al. 2019).
     expected = [0.5 * (50 / n) ** 0.25 for n in CIFAR10_LT]
     assert loss.margins.tolist() == pytest.approx(expected, rel=1e-6)
     # DRW: the authors' cifar_train.py, effective number with beta 0.9999, sum = C.
@@ -223,7 +223,7 @@ def test_ldam_defaults_are_the_papers_s_30_max_margin_0_5_and_drw_beta_0_9999():
 
 
 def test_balanced_softmax_matches_ren_et_al_eq_4_written_out():
-    # p_y = n_y exp(z_y) / sum_j n_j exp(z_j) (Ren et al. 2020, eq. 4).
+    # p_y = n_y exp(z_y) / sum_j n_j exp(z_j) (Ren et al. 2020, Balanced Softmax).
     logits, target = batch(10, n=8, seed=5)
     expected = 0.0
     for row, y in zip(logits.tolist(), target.tolist(), strict=True):

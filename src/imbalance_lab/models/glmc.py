@@ -1,5 +1,6 @@
 """The network of GLMC: Du et al. 2023, "Global and Local Mixture Consistency Cumulative
-Learning for Long-tailed Visual Recognitions" (CVPR), Sec. 3.
+Learning for Long-tailed Visual Recognitions" (CVPR), and the authors' code
+(github.com/ynu-yangpeng/GLMC, model/ResNet_cifar.py: ResNet_modify).
 
 A backbone's pooled features h feed
 - two linear classifiers: the "balance" head, trained on the mixed labels, and the

@@ -274,7 +274,7 @@ def logit_adjusted(*, class_counts, class_weights, tau: float = 1.0, label_smoot
     params=(LABEL_SMOOTHING,),
 )  # fmt: skip
 def balanced_softmax(*, class_counts, class_weights, label_smoothing: float = 0.0):
-    # Ren et al. 2020, "Balanced Meta-Softmax for Long-Tailed Visual Recognition", eq. 4:
+    # Ren et al. 2020, "Balanced Meta-Softmax for Long-Tailed Visual Recognition":
     # softmax over logits + log(n_c). log(n_c) and log(prior) differ by a constant that
     # softmax ignores, so this is the logit-adjusted loss with tau = 1.
     return LogitAdjustedLoss(
@@ -290,7 +290,7 @@ class LDAMLoss(nn.Module):
     Cao et al. 2019, "Learning Imbalanced Datasets with Label-Distribution-Aware
     Margin Loss".
 
-    The true class's logit is lowered by a margin Delta_c = C / n_c ** (1/4) (eq. 13),
+    The true class's logit is lowered by a margin Delta_c = C / n_c ** (1/4),
     with C chosen so the largest margin is ``max_m`` (0.5 in the paper); the result is
     scaled by ``s`` (30) before cross-entropy. Rare classes get larger margins. The
     paper's model ends in a cosine head (models/heads.py: logits in [-1, 1]), which

@@ -1,6 +1,6 @@
 """Mix a batch with a permutation of itself: mixup and cutmix, one lambda per batch.
 
-- mixup (Zhang et al. 2018, "mixup: Beyond Empirical Risk Minimization", eq. 1):
+- mixup (Zhang et al. 2018, "mixup: Beyond Empirical Risk Minimization", Sec. 2):
   x = lam * x_i + (1 - lam) * x_j, t = lam * y_i + (1 - lam) * y_j, lam ~ Beta(a, a).
 - cutmix (Yun et al. 2019, "CutMix: Regularization Strategy to Train Strong Classifiers
   with Localizable Features", Sec. 3.1): a box of the partner image is pasted in, with

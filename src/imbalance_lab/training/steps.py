@@ -24,7 +24,7 @@ from imbalance_lab.strategies.mix import blend, cutmix_box, draw_lambda, mix_tar
 
 def glmc_class_weights(class_counts: Sequence[int], power: float) -> torch.Tensor:
     """w_c proportional to n_c ** -power, scaled to sum to C: GLMC's head-tail label
-    re-weighting (Du et al. 2023, Sec. 3.3; ``label_weighting`` in the authors' code)."""
+    re-weighting (Du et al. 2023; ``label_weighting`` in the authors' code)."""
     counts = np.asarray(class_counts, dtype=np.float64)
     if counts.ndim != 1 or (counts <= 0).any():
         raise ConfigError(
@@ -36,7 +36,7 @@ def glmc_class_weights(class_counts: Sequence[int], power: float) -> torch.Tenso
 
 def glmc_cumulative_weight(progress: float) -> float:
     """eta = 1 - (T / T_max) ** 2, the weight of the plain loss; 1 - eta goes to the
-    re-weighted loss (Du et al. 2023, Sec. 3.3, after BBN's cumulative learning)."""
+    re-weighted loss (Du et al. 2023, after the cumulative learning of BBN, Zhou et al. 2020)."""
     return 1.0 - min(max(progress, 0.0), 1.0) ** 2
 
 

@@ -4,7 +4,8 @@ Trains the article's ConvNet on the 4:1 cats/dogs set four ways, same seed:
   corrected      logits into CE, train mode every epoch, reshuffled every epoch
   softmax-only   the article's softmax output fed into CE, everything else corrected
   frozen-bn-only logits, but BatchNorm left in eval mode from epoch 2 on, as the article does
-  faithful       the article's code: both bugs, and one fixed data order
+  faithful       the article's code: both bugs, one fixed data order and its 3x3 pool
+                 of the top-left corner (the other three average the whole class map)
 and prints validation recall and accuracy per epoch.
 
     PYTHONPATH=. .venv/bin/python -m bench.faithful_ablation --data ../shared/datasets/cifar10
@@ -18,6 +19,14 @@ from imbalance_lab.config import RunConfig
 from imbalance_lab.data import build_task
 from imbalance_lab.models.convnet import ArticleConvNet
 from imbalance_lab.training import fit
+
+
+class SoftmaxOutput(ArticleConvNet):
+    """The corrected net (its global pool) with the article's softmax on the output, alone."""
+
+    def __init__(self):
+        super().__init__(2, 3, faithful=False)
+        self.faithful = True  # forward() ends in softmax; scoring expects probabilities
 
 
 class FrozenAfterFirstEval(ArticleConvNet):
@@ -46,7 +55,7 @@ def main() -> None:
     task = build_task(cfg)
     variants = {
         "corrected": (cfg, None),
-        "softmax-only": (cfg, lambda: ArticleConvNet(2, 3, faithful=True)),
+        "softmax-only": (cfg, SoftmaxOutput),
         "frozen-bn-only": (cfg, FrozenAfterFirstEval),
         "faithful": (cfg.replace(faithful=True), None),
     }

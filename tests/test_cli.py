@@ -26,6 +26,7 @@ def run_cli(args, capsys) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+@pytest.mark.slow
 def test_reproduce_article_end_to_end_on_a_tiny_folder(tiny_folder, tmp_path, capsys):
     out = tmp_path / "article"
     code, stdout, err = run_cli(

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from imbalance_lab.config import RunConfig
 from imbalance_lab.data import build_task
 from imbalance_lab.training import fit
@@ -13,6 +15,7 @@ from tests.conftest import make_image_folder
 EXAMPLES = Path(__file__).parents[1] / "examples"
 
 
+@pytest.mark.slow
 def test_score_left_out_scores_each_run_on_the_images_its_set_did_not_pick(tmp_path):
     root = make_image_folder(
         tmp_path / "data", {"train": {"cat": 40, "dog": 40}, "test": {"cat": 5, "dog": 5}}

@@ -1,8 +1,9 @@
 """The ``imbalance-lab`` command line.
 
-Every command spells the same thing the same way (``--data``, ``--out``,
-``--classes``, ``--ratio``, ``--epochs``, ``--seed``/``--seeds``, ``--model``,
-``--quiet``). Bad input ends with one line on stderr and exit code 2.
+Every command that trains (``train``, ``compare``, ``sweep``, ``reproduce article``)
+takes the same run parameters, generated from their one declaration (see
+imbalance_lab.config): the same flags, the same TOML keys in ``--config``, the same
+help. Bad input ends with one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import click
 
 from imbalance_lab.errors import ConfigError, ImbalanceLabError, TrainingDiverged
+from imbalance_lab.params import GROUPS, Param, spelled
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -29,13 +31,6 @@ def quiet_option(f):
     return click.option("--quiet", is_flag=True, help="No progress bars or progress lines.")(f)
 
 
-def threads_option(f):
-    return click.option(
-        "--threads", type=click.IntRange(min=1), default=None,
-        help="Torch threads for this process (default: all cores).",
-    )(f)  # fmt: skip
-
-
 def workers_option(f):
     return click.option(
         "--workers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -43,19 +38,103 @@ def workers_option(f):
     )(f)  # fmt: skip
 
 
-def bf16_option(f):
-    return click.option(
-        "--bf16/--no-bf16", default=None,
-        help="bf16 autocast. Default: on for CUDA and for CPUs with AMX, off otherwise.",
-    )(f)  # fmt: skip
+def force_option(f):
+    return click.option("--force", is_flag=True, help="Replace another run or study in --out.")(f)
 
 
-def compile_option(f):
-    return click.option(
-        "--compile/--no-compile", default=None,
-        help="torch.compile the training step: about 40 s to compile (cached for later runs), "
-        "then faster epochs (1.1-1.3x for ResNet-20 on a 2-core CPU). Default off.",
-    )(f)  # fmt: skip
+# --- run parameters as options ------------------------------------------------------------
+
+
+class RunCommand(click.Command):
+    """A command whose --help lists the run parameters by group, after its own options."""
+
+    def format_options(self, ctx, formatter):
+        sections: dict[str | None, list] = {}
+        for option in self.get_params(ctx):
+            record = option.get_help_record(ctx)
+            if record:
+                sections.setdefault(getattr(option, "run_group", None), []).append(record)
+        with formatter.section("Options"):
+            formatter.write_dl(sections.pop(None, []))
+        for group, title in GROUPS.items():
+            if group in sections:
+                with formatter.section(f"Run parameters: {title}"):
+                    formatter.write_dl(sections[group])
+
+
+def run_options(defaults: dict | None = None):
+    """--config, --print-config, and one option per run parameter (flag = --name, TOML key = name).
+
+    ``defaults`` are the command's own defaults, {name: (value, why)}: --help shows them.
+    """
+    from imbalance_lab.config import params
+
+    def decorate(f):
+        for p in reversed(params()):
+            f = _run_option(p, (defaults or {}).get(p.name))(f)
+        f = click.option(
+            "--print-config", is_flag=True,
+            help="Print the resolved config (what config.json will hold) and stop.",
+        )(f)  # fmt: skip
+        return click.option(
+            "--config", "config_file", type=click.Path(dir_okay=False),
+            help="TOML file of run parameters (the flags' names, with _ for -); flags override it.",
+        )(f)  # fmt: skip
+
+    return decorate
+
+
+def _run_option(p: Param, command_default):
+    def attach(f):
+        names = [f"{p.flag}/--no-{p.flag[2:]}" if p.is_bool else p.flag, p.name]
+        option = click.Option(names, default=None, help=_option_help(p, command_default),
+                              metavar=None if p.is_bool else _metavar(p))  # fmt: skip
+        option.run_group = p.group
+        f.__click_params__ = [*getattr(f, "__click_params__", []), option]
+        return f
+
+    return attach
+
+
+def _metavar(p: Param) -> str:
+    names = p.choice_names()
+    if p.metavar:
+        return p.metavar
+    if names is not None and len(names) <= 8:
+        return "[" + "|".join(names) + "]"
+    return "NAME" if names is not None else "VALUE"
+
+
+def _option_help(p: Param, command_default) -> str:
+    from imbalance_lab.config import owners
+
+    text = p.help[0].upper() + p.help[1:]
+    names = p.choice_names()
+    if names is not None and len(names) > 8:
+        text += f" ({', '.join(names)})"
+    used_by = owners(p.name)
+    if used_by:
+        text += f"; used by {', '.join(used_by)}"
+    default = "none" if p.default is None else spelled(p.dump(p.default)) or "none"
+    text += f". Default: {default}."
+    if command_default is not None:
+        value, why = command_default
+        text += f" This command's default: {spelled(value)}, because {why}."
+    return text
+
+
+def _flags(run: dict) -> dict:
+    """The run parameters given on the command line."""
+    return {name: value for name, value in run.items() if value is not None}
+
+
+def _print_config(cfg) -> None:
+    click.echo(json.dumps(cfg.to_dict(), indent=2))
+
+
+def _require_data(cfg) -> None:
+    if not cfg.data:
+        raise ConfigError("--data is required (or 'data' in the --config file)")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -77,65 +156,52 @@ def reproduce():
     """Reproduce a published study."""
 
 
-@reproduce.command("article")
+def _article_defaults():
+    from imbalance_lab.experiments.article import DEFAULTS
+
+    return DEFAULTS
+
+
+@reproduce.command("article", cls=RunCommand)
 @click.option(
-    "--data",
-    default="cifar10:",
-    show_default=True,
-    help="CIFAR-10: an image-folder copy, or cifar10:DIR for torchvision's layout (downloads when online).",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default="results/article",
-    show_default=True,
-    help="Results folder; rerunning into it skips finished runs and resumes a killed one.",
-)
-@click.option(
-    "--epochs",
-    type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="Epochs per run (the article: 10).",
-)
-@click.option(
-    "--seeds",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Seeds per run: 0 .. K-1.",
-)
-@click.option(
-    "--faithful",
-    is_flag=True,
-    help="Replay the article's code exactly, bugs included (softmax + CE, train mode set once).",
-)
+    "--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+    help="Seeds per run: --seed .. --seed + K - 1.",
+)  # fmt: skip
 @click.option(
     "--both", is_flag=True, help="Run the faithful and the corrected variant, and compare them."
 )
-@click.option("--force", is_flag=True, help="Replace results of another study in --out.")
+@click.option(
+    "--out", type=click.Path(file_okay=False), default="results/article", show_default=True,
+    help="Results folder; rerunning into it skips finished runs and resumes a killed one.",
+)  # fmt: skip
+@force_option
 @workers_option
-@threads_option
-@bf16_option
 @quiet_option
+@run_options(_article_defaults())
 def reproduce_article_cmd(
-    data, out, epochs, seeds, faithful, both, force, workers, threads, bf16, quiet
+    seeds, both, out, force, workers, quiet, config_file, print_config, **run
 ):
     """The article's study: mock model, ConvNet on 4:1 cats/dogs, class weights (0,1) and
     (0.15,0.85), and balanced data. Writes summary.md, summary.csv, plots/ and per-run logs.
+    --faithful replays the article's code exactly, bugs included; --both runs both variants.
 
     \b
     Example:
       imbalance-lab reproduce article --data ../shared/datasets/cifar10 --both --seeds 3
     """
+    from imbalance_lab.config import resolve_config
     from imbalance_lab.experiments.article import reproduce_article
 
-    if faithful and both:
+    defaults = {k: v for k, (v, _) in _article_defaults().items()}
+    cfg = resolve_config(defaults=defaults, file=config_file, flags=_flags(run))
+    if print_config:
+        return _print_config(cfg)
+    if cfg.faithful and both:
         raise ConfigError("give --faithful or --both, not both")
-    modes = ("faithful", "corrected") if both else ("faithful",) if faithful else ("corrected",)
+    modes = ("faithful", "corrected") if both else ("faithful",) if cfg.faithful else ("corrected",)
     report = reproduce_article(
-        data, out, epochs=epochs, seeds=seeds, modes=modes, threads=threads, bf16=bf16,
-        progress=not quiet, force=force, workers=workers, echo=_echo(quiet),
+        cfg, out, seeds=seeds, modes=modes, progress=not quiet, force=force, workers=workers,
+        echo=_echo(quiet),
     )  # fmt: skip
     click.echo(Path(report["summary"]).read_text().split("\n## ")[0])
     click.echo(
@@ -146,115 +212,19 @@ def reproduce_article_cmd(
 # --- train -------------------------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(cls=RunCommand)
 @click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    help="TOML file of RunConfig keys; flags override it.",
-)
-@click.option(
-    "--data",
-    help="Image-folder root (<root>/<split>/<class>/*.png), cifar10:DIR, or fashion-mnist:DIR.",
-)
-@click.option(
-    "--classes", help="Comma-separated class names; binary: negative,positive (e.g. cat,dog)."
-)
-@click.option("--ratio", help="Training-count ratio, e.g. 4 or 4:1 (binary) or 10:5:1.")
-@click.option("--counts", help="Training count per class, e.g. 4800,1200.")
-@click.option(
-    "--long-tail",
-    type=float,
-    help="Exponential long-tail profile with this imbalance factor, e.g. 100.",
-)
-@click.option(
-    "--size", type=int, help="Total training images for --ratio (default: the largest round total)."
-)
-@click.option(
-    "--image-size", type=int, help="Resize every image to NxN (needed when sizes are mixed)."
-)
-@click.option(
-    "--skip-bad-images",
-    is_flag=True,
-    default=None,
-    help="Skip corrupt images and count them instead of stopping.",
-)
-@click.option(
-    "--val",
-    help="'test' (the balanced test split, as the article) or a fraction carved from training, e.g. 0.1.",
-)
-@click.option("--model", help="Model name from the registry: see 'imbalance-lab models'.")
-@click.option(
-    "--faithful",
-    is_flag=True,
-    default=None,
-    help="Replay the article's softmax + CE and train-mode bugs.",
-)
-@click.option("--epochs", type=int, help="Epochs (default 10).")
-@click.option("--batch-size", type=int, help="Batch size (default 64).")
-@click.option("--lr", type=float, help="Adam learning rate (default 1e-3).")
-@click.option("--seed", type=int, help="Seed (default 0).")
-@click.option("--class-weights", help="Per-class loss weights, e.g. 0.15,0.85.")
-@click.option(
-    "--weight-scheme",
-    type=click.Choice(["balanced", "effective-number"]),
-    help="Class weights from the training counts.",
-)
-@click.option(
-    "--sampler",
-    type=click.Choice(["downsample", "upsample", "weighted-sampler"]),
-    help="Resample the training split.",
-)
-@click.option(
-    "--augment",
-    type=click.Choice(["none", "all", "copies"]),
-    help="Crop+flip every image, or only upsampled copies.",
-)
-@click.option(
-    "--loss",
-    help="Loss from the registry: weighted-ce (default), focal, logit-adjusted, balanced-softmax, ldam.",
-)
-@click.option("--gamma", type=float, help="Focal loss gamma (default 2).")
-@click.option("--tau", type=float, help="Logit-adjusted loss tau (default 1).")
-@click.option(
-    "--drw-at",
-    type=float,
-    help="LDAM: deferred re-weighting from this fraction of the epochs, e.g. 0.8.",
-)
-@click.option(
-    "--objective",
-    help="Choose the operating point on the --val split: max-f1, f-beta:B, recall>=R, precision>=P, balanced-accuracy.",
-)
-@click.option(
-    "--tta",
-    type=click.Choice(["none", "flip", "flip-shift"]),
-    help="Test-time augmentation: average predictions over the mirror (and 1-pixel shifts).",
-)
-@click.option(
-    "--ema",
-    type=float,
-    help="Score and save an exponential moving average of the weights with this decay, e.g. 0.998.",
-)
-@click.option("--optimizer", type=click.Choice(["adam", "sgd"]), help="Optimiser (default adam).")
-@click.option("--weight-decay", type=float, help="L2 weight decay (default 0).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), help="Device (default auto).")
-@compile_option
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
+    "--out", type=click.Path(file_okay=False),
     help="Run folder (default results/train-<config hash>).",
-)
-@click.option("--force", is_flag=True, help="Replace another run in --out.")
+)  # fmt: skip
+@force_option
 @click.option(
-    "--resume",
-    is_flag=True,
+    "--resume", is_flag=True,
     help="Insist on continuing the run in --out (rerunning does it anyway); error if there is none.",
-)
-@threads_option
-@bf16_option
+)  # fmt: skip
 @quiet_option
-@click.pass_context
-def train(ctx, config_file, out, force, resume, quiet, **flags):
+@run_options()
+def train(out, force, resume, quiet, config_file, print_config, **run):
     """Train one configuration and write its log, model and metrics.
 
     Rerunning the same command resumes a killed run from its last epoch, or reports the
@@ -264,27 +234,20 @@ def train(ctx, config_file, out, force, resume, quiet, **flags):
     Example:
       imbalance-lab train --data ../shared/datasets/cifar10 --classes cat,dog --ratio 4 \\
           --class-weights 0.15,0.85 --epochs 10 --seed 0
+      imbalance-lab train --config examples/best-recipe.toml --data ../shared/datasets/cifar10
     """
-    from imbalance_lab.config import RunConfig, load_toml
+    from imbalance_lab.config import resolve_config
     from imbalance_lab.data.task import build_task
+    from imbalance_lab.rundir import RunFolder
     from imbalance_lab.training.trainer import finished, fit
 
-    values = load_toml(config_file) if config_file else {}
-    if config_file:
-        RunConfig.from_dict(values, source=config_file)  # name unknown keys before anything else
-    for name, value in flags.items():
-        if (
-            value is not None
-            and ctx.get_parameter_source(name) != click.core.ParameterSource.DEFAULT
-        ):
-            values[name] = value
-    if not values.get("data"):
-        raise ConfigError("--data is required (or 'data' in the --config file)")
-    cfg = RunConfig.from_dict(values, source=config_file or "flags")
+    cfg = resolve_config(file=config_file, flags=_flags(run))
+    if print_config:
+        return _print_config(cfg)
+    _require_data(cfg)
     run_dir = Path(out) if out else Path("results") / f"train-{_config_hash(cfg)}"
-    if resume and not any(
-        (run_dir / n).exists() for n in ("checkpoint.pt", "checkpoint.prev.pt", "result.json")
-    ):
+    folder = RunFolder(run_dir)
+    if resume and not (folder.has_checkpoint() or folder.result() is not None):
         raise ConfigError(
             f"--resume: {run_dir} holds no run to continue (no checkpoint.pt or result.json)"
         )
@@ -292,14 +255,9 @@ def train(ctx, config_file, out, force, resume, quiet, **flags):
     if done is None:
         task = build_task(cfg)
         result = fit(
-            cfg,
-            task,
-            out_dir=run_dir,
-            progress=not quiet,
-            desc="train",
-            warn=_echo(quiet),
+            cfg, task, out_dir=run_dir, progress=not quiet, desc="train", warn=_echo(quiet),
             force=force,
-        )
+        )  # fmt: skip
         _report_loading(task.notes, _echo(quiet))
         final = result.final
     else:
@@ -341,43 +299,43 @@ def _print_final(final: dict) -> None:
         click.echo(final["operating_point"]["message"])
 
 
-@cli.command()
+def _compare_defaults():
+    from imbalance_lab.experiments.compare import DEFAULTS
+
+    return DEFAULTS
+
+
+def _preset_names() -> list[str]:
+    from imbalance_lab.experiments.presets import PRESETS
+
+    return PRESETS.names()
+
+
+@cli.command(cls=RunCommand)
 @click.option(
-    "--preset",
-    type=click.Choice(["article", "cifar10-lt"]),
-    help="Defaults for a known task; flags override them.",
-)
-@click.option("--data", help="Image-folder root, cifar10:DIR, or fashion-mnist:DIR.")
-@click.option("--classes", help="Comma-separated class names; binary: negative,positive.")
-@click.option("--ratio", help="Training-count ratio, e.g. 4 or 4:1.")
-@click.option("--counts", help="Training count per class, e.g. 4800,1200.")
+    "--preset", type=click.Choice(_preset_names()),
+    help="Defaults for a known task (a layer under the --config file and the flags): "
+    "see 'imbalance-lab presets'.",
+)  # fmt: skip
 @click.option(
-    "--long-tail", type=float, help="Exponential long-tail profile with this imbalance factor."
-)
-@click.option("--objective", help="max-f1, f-beta:B, recall>=R, precision>=P or balanced-accuracy.")
+    "--strategies", help="'all' or a comma-separated list: see 'imbalance-lab strategies' "
+    "(default: the preset's, else all).",
+)  # fmt: skip
 @click.option(
-    "--strategies", help="'all' or a comma-separated list: see 'imbalance-lab strategies'."
-)
+    "--seeds", type=click.IntRange(min=1),
+    help="Seeds per strategy: --seed .. --seed + K - 1 (default: the preset's, else 3).",
+)  # fmt: skip
 @click.option(
-    "--seeds", type=click.IntRange(min=1), help="Seeds per strategy: 0 .. K-1 (default 3)."
-)
-@click.option("--model", help="Model name from the registry.")
-@click.option("--epochs", type=click.IntRange(min=1), help="Epochs per run.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Batch size.")
-@click.option("--lr", type=float, help="Learning rate.")
-@click.option("--val", help="Calibration split: a fraction of the training data (default 0.2).")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
+    "--out", type=click.Path(file_okay=False),
     help="Results folder (default results/compare-<preset>).",
-)
-@click.option("--force", is_flag=True, help="Replace another study in --out.")
-@compile_option
+)  # fmt: skip
+@force_option
 @workers_option
-@threads_option
 @quiet_option
-@click.pass_context
-def compare(ctx, preset, out, force, workers, quiet, **flags):
+@run_options(_compare_defaults())
+def compare(
+    preset, strategies, seeds, out, force, workers, quiet, config_file, print_config, **run
+):
     """Run every strategy with the same model, budget and seeds; rank them by the
     objective, measured on the calibration split. Writes compare.md, compare.csv
     and plots/ (PR curves, confusion matrices, metrics per epoch).
@@ -385,100 +343,71 @@ def compare(ctx, preset, out, force, workers, quiet, **flags):
     \b
     Example:
       imbalance-lab compare --preset article --data ../shared/datasets/cifar10 --workers 2
-      imbalance-lab compare --data ../shared/datasets/cifar10 --classes cat,dog --ratio 4 \\
-          --objective 'recall>=0.9' --strategies all --seeds 3 --epochs 10
+      imbalance-lab compare --config examples/best-recipe.toml --data ../shared/datasets/cifar10 \\
+          --strategies baseline,logit-adjusted --seeds 3
     """
-    from imbalance_lab.experiments.compare import resolve_compare, run_compare
+    from imbalance_lab.config import resolve_config
+    from imbalance_lab.experiments.compare import run_compare
+    from imbalance_lab.experiments.presets import PRESETS, preset_values
+    from imbalance_lab.strategies.registry import parse_strategies
 
-    overrides = {k: v for k, v in flags.items() if v is not None}
-    if isinstance(overrides.get("classes"), str):
-        overrides["classes"] = tuple(c for c in overrides["classes"].split(",") if c)
-    base, strategies, seeds, objective = resolve_compare(preset, overrides)
+    defaults = {k: v for k, (v, _) in _compare_defaults().items()}
+    cfg = resolve_config(
+        defaults=defaults, preset=lambda given: preset_values(preset, given), file=config_file,
+        flags=_flags(run),
+    )  # fmt: skip
+    if print_config:
+        return _print_config(cfg)
+    _require_data(cfg)
+    chosen = PRESETS.get(preset) if preset else None
+    strategies = parse_strategies(strategies or (chosen.strategies if chosen else "all"))
+    seeds = seeds or (chosen.seeds if chosen else 3)
     out = out or f"results/compare-{preset or 'custom'}"
     report = run_compare(
-        base,
-        strategies,
-        seeds,
-        out,
-        workers=workers,
-        progress=not quiet,
-        force=force,
+        cfg, strategies, seeds, out, workers=workers, progress=not quiet, force=force,
         echo=_echo(quiet),
-    )
+    )  # fmt: skip
     click.echo(Path(report["summary"]).read_text())
     click.echo(
         f"wrote {report['summary']}, {report['csv']}, {len(report['plots'])} plots and {_html(report)}"
     )
 
 
-@cli.command()
-@click.option("--data", help="Image-folder root, cifar10:DIR, or fashion-mnist:DIR.")
-@click.option("--classes", help="Comma-separated class names; binary: negative,positive.")
-@click.option("--ratio", help="Training-count ratio, e.g. 4 or 4:1.")
-@click.option("--counts", help="Training count per class.")
+def _sweep_defaults():
+    from imbalance_lab.experiments.sweep import DEFAULTS
+
+    return DEFAULTS
+
+
+@cli.command(cls=RunCommand)
 @click.option(
-    "--objective",
-    default="recall>=0.9",
-    show_default=True,
-    help="Objective on the calibration split.",
-)
-@click.option(
-    "--params",
-    default="weight",
-    show_default=True,
+    "--params", "searched", default="weight", show_default=True,
     help="What to search: weight, lr, epochs, gamma, tau, strategy.",
-)
+)  # fmt: skip
 @click.option(
-    "--trials",
-    type=click.IntRange(min=1),
-    default=12,
-    show_default=True,
+    "--trials", type=click.IntRange(min=1), default=12, show_default=True,
     help="Completed trials wanted.",
-)
+)  # fmt: skip
 @click.option(
-    "--grid",
-    is_flag=True,
+    "--grid", is_flag=True,
     help="The article's hand iteration: the minority weight on an even grid of --trials values.",
-)
+)  # fmt: skip
 @click.option(
     "--storage",
     help="Optuna storage URL, e.g. postgresql://user:pw@host/db (default: SQLite in --out).",
 )
 @click.option(
-    "--prune",
-    is_flag=True,
+    "--prune", is_flag=True,
     help="Stop unpromising trials early on the per-epoch calibration objective.",
-)
+)  # fmt: skip
 @click.option(
-    "--model", default="article-convnet", show_default=True, help="Model name from the registry."
-)
-@click.option(
-    "--epochs", type=click.IntRange(min=1), default=10, show_default=True, help="Epochs per trial."
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=0,
-    show_default=True,
-    help="Seed of the data, the trials and the sampler.",
-)
-@click.option(
-    "--val",
-    default="0.2",
-    show_default=True,
-    help="Calibration split: a fraction of the training data.",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False),
-    default="results/sweep",
-    show_default=True,
+    "--out", type=click.Path(file_okay=False), default="results/sweep", show_default=True,
     help="Results folder.",
-)
+)  # fmt: skip
 @workers_option
 @quiet_option
-def sweep(data, classes, ratio, counts, objective, params, trials, grid, storage, prune, model, epochs, seed, val,
-          out, workers, quiet):  # fmt: skip
+@run_options(_sweep_defaults())
+def sweep(searched, trials, grid, storage, prune, out, workers, quiet, config_file, print_config, **run):  # fmt: skip
     """Search class weights (and optionally lr, epochs, gamma, tau, strategy) for an
     objective measured on the calibration split, with Optuna. Rerunning the same
     command continues the study; trials of a killed run are retried.
@@ -488,25 +417,16 @@ def sweep(data, classes, ratio, counts, objective, params, trials, grid, storage
       imbalance-lab sweep --data ../shared/datasets/cifar10 --classes cat,dog --ratio 4 \\
           --objective 'recall>=0.9' --trials 12 --workers 2
     """
-    from imbalance_lab.config import RunConfig
+    from imbalance_lab.config import resolve_config
     from imbalance_lab.experiments.sweep import make_spec, run_sweep
 
-    if not data:
-        raise ConfigError("--data is required")
-    values = {
-        "data": data,
-        "model": model,
-        "epochs": epochs,
-        "seed": seed,
-        "val": val,
-        "objective": objective,
-    }
-    values.update(
-        {k: v for k, v in (("classes", classes), ("ratio", ratio), ("counts", counts)) if v}
-    )
-    base = RunConfig.from_dict(values, source="sweep")
+    defaults = {k: v for k, (v, _) in _sweep_defaults().items()}
+    cfg = resolve_config(defaults=defaults, file=config_file, flags=_flags(run))
+    if print_config:
+        return _print_config(cfg)
+    _require_data(cfg)
     spec = make_spec(
-        base, Path(out), params=params, trials=trials, grid=grid, storage=storage, prune=prune
+        cfg, Path(out), params=searched, trials=trials, grid=grid, storage=storage, prune=prune
     )
     report = run_sweep(spec, out, workers=workers, progress=not quiet, echo=_echo(quiet))
     click.echo(Path(report["summary"]).read_text().split("\n## Trials")[0])
@@ -543,8 +463,7 @@ def strategies():
     """
     from imbalance_lab.strategies.registry import STRATEGIES
 
-    for strategy in (e.obj for e in STRATEGIES.entries()):
-        click.echo(f"{strategy.name:<18} {strategy.summary}")
+    _listing(STRATEGIES)
 
 
 @cli.command()
@@ -613,10 +532,28 @@ def models():
     Example:
       imbalance-lab models
     """
-    from imbalance_lab.models import model_names
+    from imbalance_lab.models.registry import MODELS
 
-    for name in model_names():
-        click.echo(name)
+    _listing(MODELS)
+
+
+@cli.command()
+def presets():
+    """List the presets of compare --preset.
+
+    \b
+    Example:
+      imbalance-lab presets
+    """
+    from imbalance_lab.experiments.presets import PRESETS
+
+    _listing(PRESETS)
+
+
+def _listing(registry) -> None:
+    width = max(len(name) for name in registry.names()) + 2
+    for entry in registry.entries():
+        click.echo(f"{entry.name:<{width}}{entry.summary}")
 
 
 # --- entry point -------------------------------------------------------------------------

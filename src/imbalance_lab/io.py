@@ -2,8 +2,10 @@
 
 Every result file is written to a temporary file in the same folder and renamed
 into place, so a kill or a full disk leaves either the old file or the new one,
-never half of one. Torch files are read with ``weights_only=True``: a file that
-carries a pickle payload (code to run) is refused instead of executed.
+never half of one. A new file gets the mode open() would give it (0o666 less the
+process umask), so a team can share or serve what a run writes. Torch files are
+read with ``weights_only=True``: a file that carries a pickle payload (code to run)
+is refused instead of executed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import io
 import json
 import os
 import pickle
-import tempfile
+import secrets
 import warnings
 from pathlib import Path
 
@@ -27,7 +29,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        fd, tmp = _create_beside(path)
         with os.fdopen(fd, "wb") as f:
             _write_synced(f, data, path)
         os.replace(tmp, path)
@@ -38,6 +40,21 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
         raise OutputError(
             f"cannot write {path}: {reason}; the previous version is left intact"
         ) from None
+
+
+def _create_beside(path: Path) -> tuple[int, Path]:
+    """A new, uniquely named temporary file next to ``path``, open for writing.
+
+    tempfile.mkstemp creates files 0600 whatever the umask; asking the kernel for 0666,
+    as open() does, lets it apply the umask (and a folder's default ACL) itself.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:  # 48 random bits: practically never
+            continue
 
 
 def _write_synced(f, data: bytes, path: Path) -> None:

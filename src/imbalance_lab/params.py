@@ -43,6 +43,7 @@ class Param:
     group: str  # a key of GROUPS: where --help lists it
     parse: Callable[[Any], Any] = field(default=lambda v: v, repr=False)  # user value -> typed
     choices: Any = None  # a Registry (its names) or a tuple of strings; None = free
+    strict: bool = True  # only the choices are valid (False: parse accepts more, e.g. a factory)
     example: Any = None  # a valid non-default value, spelled as on the command line (tests)
     execution: bool = False  # how a run executes, not what it computes: not part of its identity
     metavar: str | None = None  # what --help shows for the value
@@ -58,28 +59,36 @@ class Param:
 
     @property
     def is_bool(self) -> bool:
-        return isinstance(self.default, bool) or self.parse is boolean
+        """An on/off setting: its flag is ``--name/--no-name``."""
+        return self.parse is boolean or getattr(self.parse, "inner", None) is boolean
 
     def choice_names(self) -> list[str] | None:
         if self.choices is None:
             return None
         return list(self.choices.names()) if hasattr(self.choices, "names") else list(self.choices)
 
-    def coerce(self, value: Any) -> Any:
-        """The typed value of ``value``; bad values raise ConfigError naming the flag."""
+    def coerce(self, value: Any, source: str | None = None) -> Any:
+        """The typed value of ``value``; a bad one raises a ConfigError naming the flag, or
+        with ``source`` (a file's name), the key and the file."""
         if value is None:
             return None
-        names = self.choice_names()
-        if names is not None:
+        where = self.flag if source is None else f"{self.name} in {source}"
+        names = self.choice_names() if self.strict else None
+        if names is not None and str(value) not in names:
             text = str(value)
-            if text not in names:
-                raise ConfigError(
-                    f"{self.flag} must be one of {', '.join(names)}; got {text!r}{closest(text, names)}"
-                )
+            raise ConfigError(
+                f"{where} must be one of {', '.join(names)}; got {text!r}{closest(text, names)}"
+            )
         try:
             return self.parse(value)
         except ConfigError as exc:
-            message = str(exc) if str(exc).startswith("--") else f"{self.flag} {exc}"
+            message = str(exc)
+            if message.startswith("must"):
+                message = f"{where} {message}"
+            elif not message.startswith("--"):
+                message = f"{where}: {message}"
+            elif source is not None:
+                message = f"{source}: {message}"
             raise ConfigError(message) from None
 
 
@@ -119,6 +128,8 @@ def number(
     below: float | None = None,
 ) -> Callable[[Any], float]:  # noqa: A002  # fmt: skip
     """A finite float; ``min``/``max`` are inclusive bounds, ``above``/``below`` exclusive."""
+    lo, lo_open = (above, True) if above is not None else (min, False)
+    hi, hi_open = (below, True) if below is not None else (max, False)
 
     def parse(value) -> float:
         if isinstance(value, bool):
@@ -129,23 +140,26 @@ def number(
             raise ConfigError(f"must be a number, got {value!r}") from None
         if not math.isfinite(x):
             raise ConfigError(f"must be a finite number, got {value!r}")
-        _bounds(x, min, max, value)
-        if above is not None and not x > above:
-            raise ConfigError(f"must be > {above:g}, got {value!r}")
-        if below is not None and not x < below:
-            raise ConfigError(f"must be < {below:g}, got {value!r}")
+        too_low = lo is not None and (x <= lo if lo_open else x < lo)
+        too_high = hi is not None and (x >= hi if hi_open else x > hi)
+        if too_low or too_high:
+            raise ConfigError(f"must be {_interval(lo, lo_open, hi, hi_open)}, got {value!r}")
         return x
 
     return parse
 
 
+def _interval(lo, lo_open: bool, hi, hi_open: bool) -> str:
+    if lo is not None and hi is not None:
+        return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"{'>' if lo_open else '>='} {lo:g}"
+    return f"{'<' if hi_open else '<='} {hi:g}"
+
+
 def _bounds(x, lo, hi, raw) -> None:
-    if lo is not None and hi is not None and not lo <= x <= hi:
-        raise ConfigError(f"must be in [{lo:g}, {hi:g}], got {raw!r}")
-    if lo is not None and x < lo:
-        raise ConfigError(f"must be >= {lo:g}, got {raw!r}")
-    if hi is not None and x > hi:
-        raise ConfigError(f"must be <= {hi:g}, got {raw!r}")
+    if (lo is not None and x < lo) or (hi is not None and x > hi):
+        raise ConfigError(f"must be {_interval(lo, False, hi, False)}, got {raw!r}")
 
 
 def text(value) -> str:
@@ -162,6 +176,7 @@ def optional(parse: Callable[[Any], Any], *, none: tuple[str, ...] = ("none",)):
             return None
         return parse(value)
 
+    parse_optional.inner = parse
     return parse_optional
 
 

@@ -17,6 +17,22 @@ code that reports (which only reads it). Nothing else names these files.
 ``final`` holds a metrics dict (imbalance_lab.evaluation.metrics) per split: "train",
 "val", and when scored "test" (argmax) and "test_at_point" (at the chosen operating
 point), plus "operating_point" when the config has an objective.
+
+A study folder (reproduce, compare, sweep) holds its run folders, study.json, and what its
+experiment wrote for the report, so that a report reads files and imports no experiment:
+
+    article.json       reproduce article: {"base": the run the others change,
+                       "runs": [{"name", "label", "article": {metric: the article's figure},
+                       "note": what a number alone cannot say, or null}]}
+    compare.json       compare: {"objective", "target_metric", "strategies": [{"name",
+                       "summary", "changes", "score": mean objective on the calibration
+                       split, "runs": [run folder names]}]}, best first
+    sweep.json         sweep: {"study_name", "base", "params", "trials", "grid", "storage"}
+    trials.json        sweep: {"trials": [{"number", "state", "params", "value", "user_attrs"}]}
+    best.json          sweep: the best trial, its test metrics computed once after the search:
+                       {"trial", "params", "value", "run", "operating_point", and unless
+                       the trial ran on another machine "config", "test_at_point",
+                       "test_at_default"}
 """
 
 from __future__ import annotations
@@ -43,6 +59,11 @@ CHECKPOINT = "checkpoint.pt"
 PREVIOUS_CHECKPOINT = "checkpoint.prev.pt"
 NEXT_CHECKPOINT = ".checkpoint.next"
 STUDY = "study.json"  # a study folder (reproduce, compare, sweep, benchmark), not a run folder
+ARTICLE = "article.json"
+RANKING = "compare.json"
+SWEEP = "sweep.json"
+TRIALS = "trials.json"
+BEST = "best.json"
 
 RUN_FILES = (CONFIG, RESULT, LOG, SCORES, SAMPLES, MODEL, CHECKPOINT, PREVIOUS_CHECKPOINT)
 
@@ -102,7 +123,7 @@ class RunFolder:
     def claim(self, config: dict, identity, force: bool) -> None:
         """Make sure the folder is writable and holds this run (or none) before training.
 
-        ``identity(dict) -> dict`` reduces a config to what makes two runs the same run.
+        ``identity(config) -> dict`` reduces a config to what makes two runs the same run.
         A folder holding another run is refused, or emptied with ``force``.
         """
         try:
@@ -117,8 +138,9 @@ class RunFolder:
         other = self.config()
         if other is not None and identity(other) != identity(config):
             if not force:
+                difference = first_difference(identity(other), identity(config))
                 raise OutputError(
-                    f"{self.path} holds another run ({first_difference(identity(other), identity(config))}); "
+                    f"{self.path} holds another run ({difference}); "
                     "choose another --out, or pass --force to replace it"
                 )
             for name in RUN_FILES:
@@ -159,6 +181,18 @@ def find_runs(folder: str | Path) -> list[RunFolder]:
     """Every finished run folder at or below ``folder``, in path order."""
     folder = Path(folder)
     return [RunFolder(p.parent) for p in sorted(folder.rglob(RESULT))]
+
+
+def read_study_file(folder: str | Path, name: str) -> dict:
+    """study.json, or a file a study's experiment wrote for its report (see above)."""
+    path = Path(folder) / name
+    value = _read_json(path)
+    if value is None:
+        raise OutputError(
+            f"cannot read {path}; rerun the command that wrote {folder} "
+            "(its finished runs are skipped)"
+        )
+    return value
 
 
 def _read_json(path: Path) -> dict | None:

@@ -64,7 +64,44 @@ def test_a_recall_bound_too_tight_for_the_positives_is_reported_as_unmet():
     point = choose_operating_point(y, np.stack([1 - p, p], axis=1), parse_objective("recall>=0.9"))
     assert not point.met
     assert point.calibration["recall"] == 1.0 and point.value == pytest.approx(0.55)
-    assert "cannot be met on the calibration split (>= 1.080 from 5 positives)" in point.message
+    assert point.message == (
+        "recall>=0.9 cannot be met on the calibration split: it needs at least 9 calibration "
+        "positives, there are 5; raise --val (the calibration fraction) or train on more "
+        "positives; using the closest point, threshold 0.5500"
+    )
+
+
+# n >= R / (1 - R) positives make R * (n + 1) / n <= 1 (Angelopoulos et al. 2024), worked
+# out by hand: 0.5 -> 1, 0.8 -> 4, 0.9 -> 9, 0.95 -> 19, 0.99 -> 99.
+@pytest.mark.parametrize(
+    ("bound", "needed"), [(0.5, 1), (0.8, 4), (0.9, 9), (0.95, 19), (0.99, 99)]
+)
+def test_a_recall_bound_says_how_many_calibration_positives_it_needs(bound, needed):
+    def point_from(positives):
+        rng = np.random.default_rng(positives)
+        p = np.r_[rng.uniform(0.3, 1.0, positives), rng.uniform(0.0, 0.7, 20)]
+        y = np.r_[np.ones(positives, int), np.zeros(20, int)]
+        return choose_operating_point(
+            y, np.stack([1 - p, p], axis=1), parse_objective(f"recall>={bound}")
+        )
+
+    assert point_from(needed).met
+    short = point_from(needed - 1)
+    assert not short.met
+    assert f"needs at least {needed} calibration positives, there are {needed - 1}" in (
+        short.message
+    )
+    assert "raise --val (the calibration fraction)" in short.message
+    assert "\n" not in short.message
+
+
+def test_a_recall_bound_of_1_is_never_guaranteed_on_new_data():
+    y = np.r_[np.ones(50, int), np.zeros(50, int)]
+    p = np.r_[np.linspace(0.5, 1.0, 50), np.linspace(0.0, 0.6, 50)]
+    point = choose_operating_point(y, np.stack([1 - p, p], axis=1), parse_objective("recall>=1"))
+    assert not point.met
+    assert "no number of calibration positives" in point.message
+    assert "\n" not in point.message
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -77,11 +114,20 @@ def test_max_f1_is_the_best_f1_over_all_thresholds(seed):
 
 
 def test_an_unmeetable_precision_bound_is_reported_with_the_closest_point():
-    y, scores = _binary(0)
-    point = choose_operating_point(y, scores, parse_objective("precision>=1.0"))
-    if not point.met:
-        assert "cannot be met on the calibration split" in point.message
-        assert "\n" not in point.message
+    # The highest score is a negative: every threshold that predicts a positive predicts it
+    # too, so precision 1 is out of reach; the best is 2/3, at threshold 0.7.
+    y = np.array([0, 1, 1, 0, 1, 0])
+    p = np.array([0.9, 0.8, 0.7, 0.3, 0.2, 0.1])
+    point = choose_operating_point(
+        y, np.stack([1 - p, p], axis=1), parse_objective("precision>=1.0")
+    )
+    assert not point.met
+    assert point.value == pytest.approx(0.7)
+    assert point.calibration["precision"] == pytest.approx(2 / 3)
+    assert point.message == (
+        "precision>=1 cannot be met on the calibration split: the best precision is 0.667; "
+        "using the closest point, threshold 0.7000"
+    )
 
 
 def test_multiclass_logit_adjustment_helps_the_rare_classes():

@@ -4,12 +4,15 @@ import json
 
 import pytest
 
+from imbalance_lab.config import resolve_config
 from imbalance_lab.errors import ConfigError
-from imbalance_lab.experiments.compare import resolve_compare
+from imbalance_lab.experiments.compare import DEFAULTS, plan_compare
+from imbalance_lab.experiments.presets import PRESETS, preset_values
 from imbalance_lab.strategies.registry import STRATEGIES, parse_strategies
 from tests.test_cli import run_cli
 
 
+@pytest.mark.slow
 def test_compare_ranks_strategies_and_writes_table_plots_and_config(tiny_folder, tmp_path, capsys):
     out = tmp_path / "cmp"
     args = ["compare", "--data", tiny_folder, "--classes", "cat,dog", "--ratio", "4", "--objective", "recall>=0.9",
@@ -38,6 +41,16 @@ def test_compare_ranks_strategies_and_writes_table_plots_and_config(tiny_folder,
     for plot in ("pr-curves.png", "confusion-matrices.png", "metrics-per-epoch.png"):
         assert (out / "plots" / plot).stat().st_size > 1000
     assert json.loads((out / "config.json").read_text())["base"]["objective"] == "recall>=0.9"
+    ranking = json.loads((out / "compare.json").read_text())
+    assert (ranking["objective"], ranking["target_metric"]) == ("recall>=0.9", "precision")
+    assert [s["name"] for s in ranking["strategies"]] == [r["strategy"] for r in rows]
+    # A score is the objective on the calibration split, mean over seeds: precision where
+    # recall >= 0.9 holds, else recall - 2 (a missed bound ranks below every met one).
+    for strategy in ranking["strategies"]:
+        results = [json.loads((out / run / "result.json").read_text()) for run in strategy["runs"]]
+        points = [r["final"]["operating_point"]["calibration"] for r in results]
+        scores = [p["precision"] if p["recall"] >= 0.9 else p["recall"] - 2 for p in points]
+        assert strategy["score"] == pytest.approx(sum(scores) / 2)
     assert "| 1 |" in (out / "compare.md").read_text()
     # Upsampling happened on the training split only: the calibration split is untouched.
     # Upsampling fed 32 cats + 32 dogs per epoch, all drawn from the 40 training images.
@@ -47,15 +60,24 @@ def test_compare_ranks_strategies_and_writes_table_plots_and_config(tiny_folder,
     assert sum(map(sum, up["val"]["confusion_matrix"])) == 10
 
 
+def resolve_compare(preset: str, flags: dict):
+    defaults = {k: v for k, (v, _) in DEFAULTS.items()}
+    return resolve_config(
+        defaults=defaults, preset=lambda given: preset_values(preset, given), flags=flags
+    )
+
+
 def test_the_article_preset_resolves_to_the_articles_task():
-    base, strategies, seeds, objective = resolve_compare("article", {"data": "somewhere"})
+    base = resolve_compare("article", {"data": "somewhere"})
     assert base.classes == ("cat", "dog") and base.ratio == "4" and base.model == "article-convnet"
-    assert base.epochs == 10 and seeds == 3 and objective == "recall>=0.9" and base.val == "0.2"
-    assert [s.name for s in strategies] == STRATEGIES.names()
+    assert base.epochs == 10 and str(base.objective) == "recall>=0.9" and base.val == 0.2
+    preset = PRESETS.get("article")
+    assert preset.seeds == 3 and preset.strategies == "all"
+    assert [s.name for s in parse_strategies(preset.strategies)] == STRATEGIES.names()
 
 
 def test_the_cifar10_lt_preset_shortens_its_schedule_proportionally():
-    full, *_ = resolve_compare("cifar10-lt", {"data": "x"})
+    full = resolve_compare("cifar10-lt", {"data": "x"})
     assert (full.long_tail, full.model, full.epochs, full.batch_size) == (
         100.0,
         "resnet32",
@@ -64,7 +86,7 @@ def test_the_cifar10_lt_preset_shortens_its_schedule_proportionally():
     )
     assert (full.optimizer, full.lr, full.momentum, full.weight_decay) == ("sgd", 0.1, 0.9, 2e-4)
     assert full.warmup_epochs == 5 and full.lr_steps == ((0.8, 0.01), (0.9, 0.0001))
-    short, *_ = resolve_compare("cifar10-lt", {"data": "x", "epochs": 20})
+    short = resolve_compare("cifar10-lt", {"data": "x", "epochs": 20})
     assert short.warmup_epochs == 0.5 and short.epochs == 20
     from imbalance_lab.training.schedule import lr_at
 
@@ -88,8 +110,9 @@ def test_bad_strategy_lists(text, message):
 
 
 def test_compare_refuses_the_test_split_for_calibration():
+    base = resolve_compare("article", {"data": "x"})
     with pytest.raises(ConfigError, match="calibration split"):
-        resolve_compare("article", {"data": "x", "val": "test"})
+        plan_compare(base.replace(val="test", objective=None), parse_strategies("baseline"), 1)
 
 
 def test_compare_passes_compile_to_every_run(tiny_folder, tmp_path, capsys):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -12,11 +13,15 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.conftest import make_image_folder
 
 optuna = pytest.importorskip("optuna")
+
+# Every test here runs sweeps in several processes (tens of seconds to minutes).
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +105,17 @@ def test_grid_sweep_reproduces_the_articles_hand_iteration(sweep_data, tmp_path)
         t.params["weight"] for t in _study(out, None).get_trials() if t.value is not None
     )
     assert weights == [0.0, 0.5, 1.0]
+    # What the report reads instead of the study: every trial, and the best one scored on test.
+    trials = json.loads((out / "trials.json").read_text())["trials"]
+    complete = [t for t in trials if t["state"] == "COMPLETE"]
+    assert sorted(t["params"]["weight"] for t in complete) == weights
+    top = max(complete, key=lambda t: t["value"])
+    best = json.loads((out / "best.json").read_text())
+    assert (best["trial"], best["run"]) == (top["number"], top["user_attrs"]["run_dir"])
+    for block in ("test_at_point", "test_at_default"):
+        cm = np.asarray(best[block]["confusion_matrix"])
+        assert cm.sum() == 60  # the whole test split, 30 cats and 30 dogs
+        assert best[block]["accuracy"] == pytest.approx(np.trace(cm) / 60)
 
 
 # --- a real PostgreSQL server on loopback ---------------------------------------------------

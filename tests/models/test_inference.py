@@ -42,5 +42,7 @@ def test_faithful_outputs_are_already_probabilities():
 
 
 def test_unknown_mode_is_refused():
-    with pytest.raises(ConfigError, match="unknown TTA mode .rotate.; choose from: none, flip, flip-shift"):
+    with pytest.raises(
+        ConfigError, match="unknown TTA mode .rotate.; choose from: none, flip, flip-shift"
+    ):
         tta_views(torch.zeros(1, 3, 4, 4), "rotate")

@@ -9,12 +9,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageStat
 
 from imbalance_lab.cli import main
 from imbalance_lab.errors import OutputError
-from imbalance_lab.reports.html import _markdown, write_html_report
+from imbalance_lab.reports.html import write_html_report
+from imbalance_lab.rundir import SAMPLES, RunFolder
 from tests.conftest import make_image_folder
 from tests.test_cli import run_cli
 
@@ -33,11 +35,21 @@ def cli(args, tmp_path_factory) -> None:
             assert exc.code in (0, None), f"{args[0]} exited with {exc.code}"
 
 
+def save_samples(run: Path, data: Path, classes: list[str], per_class: int = 3) -> None:
+    """samples.npz as the trainer writes it: the first test images of each class, from disk."""
+    files = [(label, path) for label, name in enumerate(classes)
+             for path in sorted((data / "test" / name).iterdir())[:per_class]]  # fmt: skip
+    images = np.stack([np.asarray(Image.open(path).convert("RGB")) for _, path in files])
+    labels = np.array([label for label, _ in files])
+    RunFolder(run).write_samples(images.transpose(0, 3, 1, 2), labels)
+
+
 @pytest.fixture(scope="module")
 def train_run(tiny_folder, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("train") / "run"
     cli(["train", "--data", tiny_folder, "--classes", "cat,dog", "--ratio", "4", "--epochs", "2",
          "--out", out, "--quiet"], tmp_path_factory)  # fmt: skip
+    save_samples(out, tiny_folder, ["cat", "dog"])
     return out
 
 
@@ -51,6 +63,7 @@ def odd_run(tmp_path_factory) -> Path:
     out = root / 'run & "<i>y'
     cli(["train", "--data", data, "--classes", f"{ODD_CLASS},other", "--epochs", "1",
          "--out", out, "--quiet"], tmp_path_factory)  # fmt: skip
+    save_samples(out, data, [ODD_CLASS, "other"])
     return out
 
 
@@ -79,15 +92,17 @@ def test_report_of_a_train_run(train_run):
                   "Precision-recall curve", "Confusion matrices"):  # fmt: skip
         assert title in headings(page)
     assert page.count('src="data:image/png;base64,') == 5  # counts, samples, curves, PR, CM
-    assert "The images could not be loaded" not in page
+    assert "No sample images were saved" not in page
     assert "<td>cat</td>" in page and "article-convnet" in page
 
 
+@pytest.mark.slow
 def test_report_of_a_reproduce_run(tiny_folder, tmp_path, capsys):
     out = tmp_path / "article"
     code, _, err = run_cli(["reproduce", "article", "--data", tiny_folder, "--out", out,
                             "--epochs", "1", "--quiet"], capsys)  # fmt: skip
     assert code == 0, err
+    save_samples(out / "corrected" / "cnn-4to1" / "seed-0", tiny_folder, ["cat", "dog"])
     page = page_of(out)
     assert_self_contained(page)
     for title in ("Results", "Comparison with the article", "What it shows",
@@ -97,6 +112,7 @@ def test_report_of_a_reproduce_run(tiny_folder, tmp_path, capsys):
                   "Confusion matrices"):  # fmt: skip
         assert title in headings(page)
     assert "<th>article (final epoch)</th>" in page and "train accuracy 0.80" in page
+    assert "<td>ConvNet on 4:1 data</td>" in page  # the article's label, from article.json
     assert "<strong>Softmax fed into <code>CrossEntropyLoss</code>.</strong>" in page
     # Both plots of plots/ are in, and the page adds counts, samples, PR curves, matrices.
     assert len(list((out / "plots").glob("*.png"))) == 2
@@ -104,12 +120,14 @@ def test_report_of_a_reproduce_run(tiny_folder, tmp_path, capsys):
     assert 'href="data:text/csv;base64,' in page
 
 
+@pytest.mark.slow
 def test_report_of_a_compare_run(tiny_folder, tmp_path, capsys):
     out = tmp_path / "compare"
     code, _, err = run_cli(["compare", "--data", tiny_folder, "--classes", "cat,dog", "--ratio", "4",
                             "--objective", "max-f1", "--strategies", "baseline,class-weights",
                             "--seeds", "1", "--epochs", "1", "--out", out, "--quiet"], capsys)  # fmt: skip
     assert code == 0, err
+    save_samples(out / "baseline" / "seed-0", tiny_folder, ["cat", "dog"])
     page = page_of(out)
     assert_self_contained(page)
     for title in ("Strategy table", "Configuration", "Strategies", "Data", "Sample images",
@@ -118,37 +136,64 @@ def test_report_of_a_compare_run(tiny_folder, tmp_path, capsys):
     assert "<td>class-weights</td>" in page and "weight_scheme = balanced" in page
     assert "Objective: <code>max-f1</code>" in page
     assert page.count('src="data:image/png;base64,') == 5  # 3 from plots/, counts, samples
+    assert 'href="data:text/csv;base64,' in page
 
 
+@pytest.mark.slow
 def test_report_of_a_sweep(tiny_folder, tmp_path, capsys):
     out = tmp_path / "sweep"
     code, stdout, err = run_cli(["sweep", "--data", tiny_folder, "--classes", "cat,dog", "--ratio", "4",
                                  "--objective", "max-f1", "--trials", "2", "--epochs", "1",
                                  "--out", out, "--quiet"], capsys)  # fmt: skip
     assert code == 0, err
+    best = json.loads((out / "best.json").read_text())
+    save_samples(out / best["run"], tiny_folder, ["cat", "dog"])
     page = page_of(out)
     assert_self_contained(page)
     for title in ("Summary", "Best setting", "Trials", "Configuration", "How the runs differ from it",
                   "Data", "Sample images", "Metric curves", "Confusion matrices"):  # fmt: skip
         assert title in headings(page)
     assert "<td>COMPLETE</td>" in page and "class_weights = " in page
+    assert f"<td>{best['run']}/model.pt</td>" in page
+    # counts, samples, the best run's curves, history, trade-off, PR, confusion matrices
+    assert page.count('src="data:image/png;base64,') == 7
 
 
 def test_class_names_and_paths_are_escaped(odd_run):
     page = page_of(odd_run)
     assert "&lt;b&gt;x" in page and "<b>x" not in page
     assert "&lt;i&gt;y" in page and "<i>y" not in page
+    assert 'run & "' not in page  # the folder's name, in the title, heading and code
+    title = re.search(r"<title>(.*?)</title>", page).group(1)
+    assert html.unescape(title) == 'Training run: run & "<i>y'
     assert_self_contained(page)
 
 
-def test_data_that_cannot_be_loaded_is_said_in_the_page(train_run, tmp_path):
+def test_the_report_reads_only_the_run_folder(train_run, tmp_path):
+    # The data folder is gone: the page still shows everything, sample images included.
     moved = shutil.copytree(train_run, tmp_path / "moved")
     result = json.loads((moved / "result.json").read_text())
     result["config"]["data"] = str(tmp_path / "gone")
     (moved / "result.json").write_text(json.dumps(result))
     page = page_of(moved)
-    assert "The images could not be loaded" in page and "data folder not found" in page
+    assert page.count('src="data:image/png;base64,') == 5
+    assert "No sample images were saved" not in page
+
+
+def test_a_run_without_sample_images_says_so(train_run, tmp_path):
+    run = shutil.copytree(train_run, tmp_path / "run")
+    (run / SAMPLES).unlink()
+    page = page_of(run)
+    assert "No sample images were saved with this run" in page
+    assert page.count('src="data:image/png;base64,') == 4
     assert "Metric curves" in headings(page)
+
+
+def test_a_study_folder_from_before_its_report_files_is_refused_in_one_line(tmp_path):
+    (tmp_path / "study.json").write_text('{"study": "compare", "strategies": [], "seeds": [0]}')
+    with pytest.raises(OutputError, match=r"compare\.json; rerun the command that wrote"):
+        write_html_report(tmp_path)
+    assert not (tmp_path / "report.html").exists()
 
 
 @pytest.mark.parametrize(
@@ -167,21 +212,6 @@ def test_unknown_layouts_are_refused_in_one_line(tmp_path, files, message):
         write_html_report(tmp_path)
     assert "\n" not in str(info.value)
     assert not (tmp_path / "report.html").exists()
-
-
-def test_markdown_subset():
-    text = (
-        "## What *it* shows\n\n- **One** `a<b`\n\n- two [link](https://example.com)\n\n"
-        "1. first\n   continued\n2. second\n\n| a | b \\| c |\n|---|---|\n| <x> | 2 |\n\nA & B\nline"
-    )
-    assert _markdown(text) == (
-        "<h3>What <em>it</em> shows</h3>"
-        "<ul><li><strong>One</strong> <code>a&lt;b</code></li><li>two link</li></ul>"
-        "<ol><li>first continued</li><li>second</li></ol>"
-        '<div class="scroll"><table><thead><tr><th>a</th><th>b | c</th></tr></thead>'
-        "<tbody><tr><td>&lt;x&gt;</td><td>2</td></tr></tbody></table></div>"
-        "<p>A &amp; B line</p>"
-    )
 
 
 # --- a real browser --------------------------------------------------------------------------

@@ -1,9 +1,11 @@
+import pytest
 import torch
 from torch import nn
 
 from imbalance_lab.training.device import CompiledStep
 
 
+@pytest.mark.slow
 def test_only_the_first_full_batch_compiles_and_others_run_eagerly():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Flatten(), nn.Linear(12, 2))

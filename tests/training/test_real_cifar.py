@@ -1,10 +1,13 @@
 """One short training on a slice of the real CIFAR-10 copy."""
 
+import pytest
+
 from imbalance_lab.config import RunConfig
 from imbalance_lab.data import build_task
 from imbalance_lab.training import fit
 
 
+@pytest.mark.slow
 def test_a_slice_of_real_cifar10_trains_and_beats_chance_on_cats_vs_dogs(shared_cifar):
     cfg = RunConfig(
         data=str(shared_cifar),

@@ -46,6 +46,22 @@ def _numbers(text: str, sep: str, flag: str) -> tuple[float, ...]:
     return values
 
 
+def ratio_text(value) -> str:
+    """Check the spelling of ``--ratio`` ("4", "4:1", "10:5:1"); its class count is checked later."""
+    text = str(value).strip()
+    _numbers(text, ":", "--ratio")
+    return text
+
+
+def counts_text(value) -> str:
+    """Check the spelling of ``--counts`` ("4800,1200" or a list of whole numbers)."""
+    text = value if isinstance(value, str) else ",".join(str(v) for v in value)
+    values = _numbers(text.strip(), ",", "--counts")
+    if any(v != int(v) for v in values):
+        raise ConfigError(f"--counts must be whole numbers, got {text!r}")
+    return text.strip()
+
+
 def parse_imbalance(
     n_classes: int,
     *,

@@ -50,6 +50,19 @@ class Source:
         return f"{self.kind}:{self.root}"
 
 
+def data_location(data: str | os.PathLike) -> str:
+    """``--data`` as a location that resolves from any folder: relative paths made absolute.
+
+    A run stores this, so that a report or a resumed run started elsewhere finds the data.
+    """
+    text = os.fspath(data)
+    for kind in ("cifar10", "fashion-mnist"):
+        if text.startswith(kind + ":"):
+            rest = text[len(kind) + 1 :]
+            return f"{kind}:{os.path.abspath(rest)}" if rest else text
+    return os.path.abspath(text) if text else text
+
+
 def resolve_source(data: str | os.PathLike) -> Source:
     """Turn ``--data`` into a :class:`Source`.
 

@@ -8,11 +8,11 @@ with stratification, and any resampling happens later, on the training part only
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from imbalance_lab.config import RunConfig
 from imbalance_lab.data.imageset import ImageSet
 from imbalance_lab.data.imbalance import (
     ImbalanceSpec,
@@ -29,11 +29,14 @@ from imbalance_lab.data.sources import (
 )
 from imbalance_lab.errors import DataError
 
+if TYPE_CHECKING:
+    from imbalance_lab.config import RunConfig
+
 
 @dataclass(frozen=True)
 class Task:
     train: ImageSet  # the imbalanced training set the model learns from
-    val: ImageSet  # what per-epoch validation metrics are measured on
+    val: ImageSet | None  # what per-epoch validation metrics are measured on; None: nothing
     test: ImageSet  # the untouched, balanced test split
     val_is_test: bool  # True when validation is the test split, as in the article
     notes: dict  # counts per split, what loading skipped or converted
@@ -108,6 +111,8 @@ def build_task(cfg: RunConfig) -> Task:
     train = full_train.subset(pick.picked)
     if cfg.val == "test":
         val, val_is_test = test, True
+    elif cfg.val == "none":  # every training image trains; the test split is scored at the end
+        val, val_is_test = None, False
     else:
         kept, held = stratified_split(train.labels.numpy(), float(cfg.val), cfg.seed)
         train, val, val_is_test = train.subset(kept), train.subset(held), False
@@ -117,7 +122,7 @@ def build_task(cfg: RunConfig) -> Task:
         "available_train": dict(zip(classes, pick.available, strict=True)),
         "requested_train": dict(zip(classes, pick.counts, strict=True)),
         "train": train.class_counts(),
-        "val": val.class_counts(),
+        "val": None if val is None else val.class_counts(),
         "test": test.class_counts(),
         "val_is_test": val_is_test,
         "loading": {},

@@ -11,10 +11,13 @@ fewer than R of new positives. Conformal risk control (Angelopoulos et al. 2024,
 "Conformal Risk Control", Thm. 1, with the miss indicator as the loss) gives the
 fix: ask for n * (1 - recall) + 1 <= (1 - R) * (n + 1), i.e. calibration recall
 >= R * (n + 1) / n. The expected recall on new, exchangeable positives is then >= R.
+That is at most 1 only from n >= R / (1 - R) positives (9 for R = 0.9); a bound of 1
+can never be guaranteed this way.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +71,34 @@ def calibration_bound(objective: Objective, positives: int) -> Objective:
     return Objective("recall>=", objective.value * (positives + 1) / positives)
 
 
+def positives_needed(bound: float) -> int | None:
+    """The fewest calibration positives from which recall >= ``bound`` can be met (None: none).
+
+    R * (n + 1) / n <= 1 from n >= R / (1 - R) (see the module docstring); the 1e-9
+    absorbs float error, e.g. 0.9 / 0.1 = 9.000000000000002.
+    """
+    if bound >= 1.0:
+        return None
+    return max(1, math.ceil(bound / (1.0 - bound) - 1e-9))
+
+
+def _unmet_reason(objective: Objective, positives: int, metrics: dict) -> str:
+    name = objective.constrained_metric
+    if objective.kind == "recall>=":
+        needed = positives_needed(objective.value)
+        if needed is None:
+            return (
+                f"no number of calibration positives makes {objective} hold on new data "
+                "(it would need a calibration recall above 1); ask for less, e.g. recall>=0.99"
+            )
+        if positives < needed:
+            return (
+                f"it needs at least {needed} calibration positives, there are {positives}; "
+                "raise --val (the calibration fraction) or train on more positives"
+            )
+    return f"the best {name} is {metrics[name]:.3f}"
+
+
 def _choose_threshold(y_true, scores, objective) -> OperatingPoint:
     p = scores[:, 1]
     positives = int((y_true == 1).sum())
@@ -95,10 +126,9 @@ def _choose_threshold(y_true, scores, objective) -> OperatingPoint:
     elif met:
         message = f"threshold {t:.4f} on p(positive) meets {objective} on the calibration split"
     else:
-        needs = f" (>= {asked.value:.3f} from {positives} positives)" if asked != objective else ""
         message = (
-            f"{objective} cannot be met on the calibration split{needs}: the best {name} is "
-            f"{m[name]:.3f}; using the closest point, threshold {t:.4f}"
+            f"{objective} cannot be met on the calibration split: "
+            f"{_unmet_reason(objective, positives, m)}; using the closest point, threshold {t:.4f}"
         )
     return OperatingPoint("threshold", t, met, m, message)
 

@@ -22,9 +22,6 @@ from imbalance_lab.errors import OutputError
 from imbalance_lab.io import atomic_write_json
 from imbalance_lab.training.trainer import finished, fit
 
-# Config keys that decide the data of a run: runs that agree on them share one task.
-_DATA_KEYS = ("data", "classes", "ratio", "counts", "long_tail", "size", "image_size", "skip_bad_images", "val", "seed")  # fmt: skip
-
 
 @dataclass(frozen=True)
 class PlannedRun:
@@ -81,7 +78,7 @@ def run_all(
     if workers <= 1 or len(pending) <= 1:
         tasks: dict[str, object] = {}
         for i, run in enumerate(pending, 1):
-            key = json.dumps({k: v for k, v in run.config.to_dict().items() if k in _DATA_KEYS})
+            key = run.config.task_key()
             if key not in tasks:
                 tasks[key] = build_task(run.config)
             echo(f"[{i}/{len(pending)}] {run.name}")

@@ -28,8 +28,16 @@ import numpy as np
 
 from imbalance_lab.config import RunConfig
 from imbalance_lab.errors import ConfigError, OutputError, closest
-from imbalance_lab.evaluation.objectives import parse_objective
 from imbalance_lab.io import atomic_write_json
+from imbalance_lab.rundir import BEST, MODEL, SWEEP, TRIALS, RunFolder
+
+# sweep's own defaults, and why they differ from a single run's (shown in --help).
+DEFAULTS = {
+    "val": (0.2, "a sweep scores every trial on a calibration split carved from the training "
+                 "data, never on test"),
+    "objective": ("recall>=0.9", "a sweep searches for the setting that meets an objective; "
+                                 "this one is the article's aim"),
+}  # fmt: skip
 
 SEARCHABLE = ("weight", "lr", "epochs", "gamma", "tau", "strategy")
 HEARTBEAT_S = 5  # seconds between a running trial's heartbeats
@@ -64,8 +72,11 @@ def make_spec(base: RunConfig, out: Path, *, params: str | None, trials: int, gr
               storage: str | None, prune: bool) -> SweepSpec:  # fmt: skip
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {trials}")
-    if base.objective is None:
-        raise ConfigError("sweep needs --objective, e.g. 'recall>=0.9'")
+    if base.objective is None or base.val_fraction is None:
+        raise ConfigError(
+            "sweep scores every trial by an objective on a calibration split; "
+            "pass --objective (e.g. 'recall>=0.9') and --val 0.2 (not test)"
+        )
     chosen = parse_params(params)
     if grid and chosen != ("weight",):
         raise ConfigError("--grid searches the minority weight only; drop --params or --grid")
@@ -170,7 +181,7 @@ def _load_study(spec: SweepSpec):
     pruner = (
         optuna.pruners.MedianPruner(n_warmup_steps=2) if spec.prune else optuna.pruners.NopPruner()
     )
-    objective = parse_objective(spec.base.objective)
+    objective = spec.base.objective
     storage = _storage(spec.storage)
     for attempt in range(10):
         try:
@@ -263,7 +274,7 @@ def worker(spec: SweepSpec, out: Path, worker_id: int, threads: int) -> int:
             continue
         cfg = trial_config(spec, trial)
         run_dir = out / "trials" / _run_key(cfg)
-        data_key = json.dumps({k: v for k, v in cfg.to_dict().items() if k in ("data", "classes", "ratio", "counts", "long_tail", "size", "image_size", "val", "seed", "skip_bad_images")})  # fmt: skip
+        data_key = cfg.task_key()
         if data_key not in task_cache:
             task_cache[data_key] = build_task(cfg)
 
@@ -342,9 +353,78 @@ def run_sweep(
             raise OutputError(
                 f"{len(bad)} sweep worker(s) failed (exit codes {bad}); rerun the same command to continue"
             )
+    study, _ = _load_study(spec)  # again: the workers' trials are in the storage
+    write_trials(out, study)
+    score_best_trial(out, study)
     from imbalance_lab.reports.sweep import write_sweep_report
 
-    return write_sweep_report(out, spec)
+    return write_sweep_report(out)
+
+
+def write_trials(out: Path, study) -> None:
+    """trials.json: every trial as the report shows it, so that a report never opens the study."""
+    trials = [
+        {
+            "number": t.number,
+            "state": t.state.name,
+            "params": t.params,
+            "value": t.value,
+            "user_attrs": t.user_attrs,
+        }
+        for t in study.get_trials(deepcopy=False)
+    ]
+    atomic_write_json(out / TRIALS, {"trials": trials})
+
+
+def score_best_trial(out: Path, study) -> None:
+    """best.json: the best complete trial, scored on the test split once, after the search."""
+    from optuna.trial import TrialState
+
+    complete = _count(study, TrialState.COMPLETE)
+    if not complete:
+        return
+    trial = max(complete, key=lambda t: t.value)
+    try:
+        cached = json.loads((out / BEST).read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if cached.get("trial") == trial.number and "test_at_point" in cached:
+        return
+    name = trial.user_attrs["run_dir"]
+    best = {"trial": trial.number, "params": trial.params, "value": trial.value, "run": name}
+    run = RunFolder(out / name)
+    result = run.result()
+    if result is None:
+        # Another machine sharing the study (PostgreSQL) ran it: its model is there.
+        best["operating_point"] = trial.user_attrs.get("operating_point", {})
+    else:
+        best["config"] = result["config"]
+        best["operating_point"] = result["final"]["operating_point"]
+        best.update(_test_metrics(run, result))
+    atomic_write_json(out / BEST, best)
+
+
+def _test_metrics(run: RunFolder, result: dict) -> dict:
+    """The run's model on the test split, at its operating point and at argmax."""
+    from imbalance_lab.data.task import build_task
+    from imbalance_lab.evaluation.thresholds import OperatingPoint
+    from imbalance_lab.models.saved import load_saved_model
+    from imbalance_lab.training.device import resolve_device
+    from imbalance_lab.training.trainer import predict_scores, test_metrics_at
+
+    cfg = RunConfig.from_dict(result["config"])
+    task = build_task(cfg)
+    model, _ = load_saved_model(run / MODEL)
+    scores = predict_scores(model, task.test, resolve_device("cpu"), False, cfg.tta).numpy()
+    op = result["final"]["operating_point"]
+    point = OperatingPoint(
+        op["kind"], op["value"], op["met_on_calibration"], op["calibration"], op["message"]
+    )
+    prior = np.asarray(op["prior"])
+    return {
+        "test_at_point": test_metrics_at(task.test, scores, point, prior),
+        "test_at_default": test_metrics_at(task.test, scores, None, prior),
+    }
 
 
 def _monitor_and_run(spec, out, procs, progress, echo, inline, threads):
@@ -381,4 +461,4 @@ def _claim(out: Path, spec: SweepSpec) -> None:
               "params": list(spec.params), "trials": spec.trials, "grid": spec.grid,
               "storage": _safe_url(spec.storage)}  # fmt: skip
     claim_study(out, record, same=("study_name",), force=False)
-    atomic_write_json(out / "sweep.json", record)
+    atomic_write_json(out / SWEEP, record)

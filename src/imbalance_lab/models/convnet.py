@@ -1,13 +1,16 @@
 """The article's ConvNet, layer for layer.
 
 Six 3x3 conv layers (8, 8, 32, 32, 128, 128 channels) with ReLU *then* BatchNorm,
-a 2x2 max-pool after every second conv, a 1x1 conv to the classes and a 3x3
-average pool. On 32x32 input the last feature map is 4x4, so the 3x3 pool (stride
-3) reads only its top-left 3x3 corner: that is what the article's net does, and it
-is kept.
+a 2x2 max-pool after every second conv, a 1x1 conv to the classes and an average
+pool over the class map.
 
-``faithful=True`` keeps the article's ``F.softmax`` on the output, which it then
-feeds into ``nn.CrossEntropyLoss``; the default returns logits.
+``faithful=True`` replays the article's 32x32 network exactly: its 3x3 average pool
+(stride 3) reads only the top-left 3x3 corner of the 4x4 class map, and the output
+goes through ``F.softmax`` before the article feeds it into ``nn.CrossEntropyLoss``.
+At any other size that pool returns several scores per class, so the faithful net
+takes 32x32 images only. The default, corrected net averages the whole class map
+(global average pooling), works at any size from 8x8 (three 2x2 pools leave 1x1)
+and returns logits.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from imbalance_lab.errors import ConfigError
 from imbalance_lab.models.registry import register_model
+
+FAITHFUL_SIZE = 32  # the article's CIFAR-10 images
+MIN_SIZE = 8  # three 2x2 max-pools leave a 1x1 map
 
 
 def _article_init(module: nn.Module) -> None:
@@ -36,7 +43,8 @@ class ArticleConvNet(nn.Module):
         )
         self.norms = nn.ModuleList(nn.BatchNorm2d(w) for w in widths[1:])
         self.head = nn.Conv2d(128, num_classes, 1)
-        self.pool = nn.AvgPool2d(3)
+        # The article's pool is kept bit for bit in faithful mode; it only fits 32x32 input.
+        self.pool = nn.AvgPool2d(3) if faithful else nn.AdaptiveAvgPool2d(1)
         self.apply(_article_init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -54,11 +62,17 @@ class ArticleConvNet(nn.Module):
     "the article's ConvNet: six 3x3 convs (8-128 channels), BatchNorm, max-pools; 0.2M weights",
 )
 def article_convnet(*, num_classes, in_channels, image_size, faithful):
-    if image_size < 24:  # three 2x2 pools, then a 3x3 average pool
-        from imbalance_lab.errors import ConfigError
-
+    size = f"{image_size}x{image_size}"
+    if faithful and image_size != FAITHFUL_SIZE:
         raise ConfigError(
-            f"article-convnet needs images of at least 24x24, got {image_size}x{image_size}; "
-            "pass --image-size 32"
+            f"article-convnet in faithful mode takes only {FAITHFUL_SIZE}x{FAITHFUL_SIZE} images, "
+            f"got {size}: faithful replays the article's 32x32 network (its 3x3 average pool "
+            f"fits no other size); pass --image-size {FAITHFUL_SIZE}, or drop --faithful for "
+            "the corrected net"
+        )
+    if image_size < MIN_SIZE:
+        raise ConfigError(
+            f"article-convnet needs images of at least {MIN_SIZE}x{MIN_SIZE}, got {size} "
+            f"(three 2x2 max-pools); pass --image-size {FAITHFUL_SIZE}"
         )
     return ArticleConvNet(num_classes, in_channels, faithful)

@@ -1,17 +1,27 @@
-"""The ``compare`` report: a ranked table (Markdown, CSV) and its plots."""
+"""The ``compare`` study's results, read from its folder: compare.md, compare.csv and plots/.
+
+The ranking is the experiment's (compare.json, by the objective on the calibration
+split); this module only lays it out, with each strategy's test metrics over seeds.
+"""
 
 from __future__ import annotations
 
-import json
-import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from imbalance_lab.evaluation.objectives import parse_objective
 from imbalance_lab.io import atomic_write_text
 from imbalance_lab.reports.plots import confusion_grid, metric_curves, pr_curves
-from imbalance_lab.reports.tables import csv_text, markdown_table, mean_std
+from imbalance_lab.reports.render import render
+from imbalance_lab.reports.tables import (
+    Table,
+    csv_text,
+    fmt_interval,
+    interval95,
+    mean_std,
+)
+from imbalance_lab.rundir import RANKING, STUDY, RunFolder, read_study_file
 
 COLUMNS = (  # (header, which result block, metric)
     ("test recall @point", "test_at_point", "recall"),
@@ -26,136 +36,134 @@ COLUMNS = (  # (header, which result block, metric)
 )
 
 
-def interval95(values: list[float]) -> tuple[float, float]:
-    """Student-t 95% interval of the mean over seeds (the mean itself for one seed)."""
-    from scipy import stats
+@dataclass(frozen=True)
+class Ranked:
+    name: str  # the strategy
+    summary: str  # what it does, in one line
+    changes: dict  # the config fields it sets
+    runs: list[RunFolder]  # its finished runs, one per seed
+    results: list[dict]  # their result.json
 
-    m, s = mean_std(values)
-    if len(values) < 2:
-        return m, m
-    half = stats.t.ppf(0.975, len(values) - 1) * s / math.sqrt(len(values))
-    return m - half, m + half
+    def calibration(self, metric: str) -> list[float]:
+        return [r["final"]["operating_point"]["calibration"][metric] for r in self.results]
+
+    @property
+    def met(self) -> int:
+        """Seeds whose operating point meets the objective on the calibration split."""
+        return sum(r["final"]["operating_point"]["met_on_calibration"] for r in self.results)
+
+    def columns(self) -> list[list[float]]:
+        """Per column of COLUMNS, the value of each seed."""
+        return [[r["final"][block][metric] for r in self.results] for _, block, metric in COLUMNS]
 
 
-def cell(values: list[float]) -> str:
-    if not values:
-        return "–"
-    m, s = mean_std(values)
-    if len(values) < 2:
-        return f"{m:.3f}"
-    lo, hi = interval95(values)
-    return f"{m:.3f} ± {s:.3f} [{lo:.3f}, {hi:.3f}]"
+@dataclass(frozen=True)
+class CompareResults:
+    study: dict  # study.json: base config, strategies, seeds
+    objective: str
+    target_metric: str  # what the objective maximises, e.g. precision under a recall bound
+    ranked: list[Ranked]  # best first
+
+    @property
+    def unmet(self) -> list[str]:
+        """Strategies that missed the objective's constraint on the calibration split for some seed."""
+        return [s.name for s in self.ranked if s.met < len(s.results)]
+
+    def table(self) -> Table:
+        header = [
+            "rank",
+            "strategy",
+            "seeds",
+            f"calibration {self.target_metric}",
+            "met on calibration",
+            *(c[0] for c in COLUMNS),
+        ]
+        rows = [
+            [
+                str(rank),
+                s.name,
+                str(len(s.results)),
+                fmt_interval(s.calibration(self.target_metric)),
+                f"{s.met}/{len(s.results)}",
+                *map(fmt_interval, s.columns()),
+            ]
+            for rank, s in enumerate(self.ranked, 1)
+        ]
+        return Table(header, rows)
+
+    def csv(self) -> str:
+        header = [
+            "rank",
+            "strategy",
+            "seeds",
+            f"calibration_{self.target_metric}",
+            "met_on_calibration",
+        ]
+        for _, block, metric in COLUMNS:
+            header += [
+                f"{block}_{metric}_{stat}" for stat in ("mean", "std", "ci95_low", "ci95_high")
+            ]
+        rows = []
+        for rank, s in enumerate(self.ranked, 1):
+            row = [
+                rank,
+                s.name,
+                len(s.results),
+                round(mean_std(s.calibration(self.target_metric))[0], 4),
+                s.met,
+            ]
+            for values in s.columns():
+                row += [round(x, 4) for x in (*mean_std(values), *interval95(values))]
+            rows.append(row)
+        return csv_text(header, rows)
 
 
-def collect(out: Path, study: dict) -> dict[str, list[dict]]:
-    """{strategy: [result of each finished seed]} with the run folder added."""
-    found: dict[str, list[dict]] = {}
-    for name in study["strategies"]:
-        for seed in study["seeds"]:
-            run_dir = out / name / f"seed-{seed}"
-            try:
-                result = json.loads((run_dir / "result.json").read_text())
-            except (OSError, ValueError):
-                continue
-            result["dir"] = run_dir
-            found.setdefault(name, []).append(result)
-    return found
+def read_compare(out: Path) -> CompareResults:
+    study = read_study_file(out, STUDY)
+    ranking = read_study_file(out, RANKING)
+    ranked = []
+    for entry in ranking["strategies"]:
+        runs = [RunFolder(out / name) for name in entry["runs"]]
+        results = [run.result() for run in runs]
+        ranked.append(Ranked(entry["name"], entry["summary"], entry["changes"], runs, results))
+    return CompareResults(study, ranking["objective"], ranking["target_metric"], ranked)
 
 
 def write_compare_report(out: Path) -> dict:
     out = Path(out)
-    study = json.loads((out / "study.json").read_text())
-    objective = parse_objective(study["base"]["objective"])
-    results = collect(out, study)
-    ranked = []
-    for name, runs in results.items():
-        calib = [objective.score(r["final"]["operating_point"]["calibration"]) for r in runs]
-        met = sum(r["final"]["operating_point"]["met_on_calibration"] for r in runs)
-        ranked.append((float(np.mean(calib)), name, runs, met))
-    ranked.sort(key=lambda row: -row[0])
-    header = [
-        "rank",
-        "strategy",
-        "seeds",
-        f"calibration {objective.target_metric}",
-        "met on calibration",
-    ]
-    header += [c[0] for c in COLUMNS]
-    md_rows, csv_rows = [], []
-    for rank, (_score, name, runs, met) in enumerate(ranked, 1):
-        calib_values = [
-            r["final"]["operating_point"]["calibration"][objective.target_metric] for r in runs
-        ]
-        cols = [[r["final"][block][metric] for r in runs] for _, block, metric in COLUMNS]
-        md_rows.append(
-            [str(rank), name, str(len(runs)), cell(calib_values), f"{met}/{len(runs)}"]
-            + [cell(v) for v in cols]
-        )
-        csv_row = [rank, name, len(runs), round(mean_std(calib_values)[0], 4), met]
-        for v in cols:
-            csv_row += [round(x, 4) for x in (*mean_std(v), *interval95(v))]
-        csv_rows.append(csv_row)
-    plots = _plots(out, ranked, objective)
-    seeds = ", ".join(map(str, study["seeds"]))
-    base = study["base"]
-    text = [
-        "# Strategy comparison\n",
-        f"Objective: `{objective}`. Data: `{base['data']}`, classes {', '.join(base['classes']) or 'all'}, "
-        f"model `{base['model']}`, {base['epochs']} epochs, seeds {seeds}. Each run chooses its "
-        f"operating point on its calibration split ({base['val']} of the training data, stratified), "
-        "and strategies are ranked by the objective on that split; the test split is only reported. "
-        "Cells: mean ± sample std [95% t-interval] over seeds. '@point' is the chosen operating point, "
-        "'@default' is argmax.\n",
-        markdown_table(header, md_rows),
-        "\nPlots: " + ", ".join(f"[{p.name}]({p.relative_to(out)})" for p in plots) + "\n",
-    ]
-    unmet = [name for _, name, runs, met in ranked if met < len(runs)]
-    if unmet:
-        text.append(
-            f"\n{objective} could not be met on the calibration split by: {', '.join(unmet)} "
-            "(for some seeds); their rows report the closest point.\n"
-        )
-    atomic_write_text(out / "compare.md", "\n".join(text))
-    csv_header = [
-        "rank",
-        "strategy",
-        "seeds",
-        f"calibration_{objective.target_metric}",
-        "met_on_calibration",
-    ]
-    for _, block, metric in COLUMNS:
-        csv_header += [
-            f"{block}_{metric}_{stat}" for stat in ("mean", "std", "ci95_low", "ci95_high")
-        ]
-    atomic_write_text(out / "compare.csv", csv_text(csv_header, csv_rows))
-    return {
-        "summary": out / "compare.md",
-        "csv": out / "compare.csv",
-        "plots": plots,
-        "ranked": [r[1] for r in ranked],
-    }
+    results = read_compare(out)
+    plots = _plots(out, results)
+    text = render("compare/compare.md", compare=results, table=results.table(), plots=plots)
+    atomic_write_text(out / "compare.md", text)
+    atomic_write_text(out / "compare.csv", results.csv())
+    return {"summary": out / "compare.md", "csv": out / "compare.csv", "plots": plots}
 
 
-def _plots(out: Path, ranked, objective) -> list[Path]:
-    plots = []
+def _plots(out: Path, results: CompareResults) -> list[Path]:
+    if not results.ranked:
+        return []
     curves, matrices, logs = {}, {}, {}
-    for _, name, runs, _ in ranked:
-        first = runs[0]["dir"]
-        scores = np.load(first / "scores.npz")
-        curves[name] = (scores["test_labels"], scores["test_scores"])
-        matrices[name] = np.sum(
-            [r["final"]["test_at_point"]["confusion_matrix"] for r in runs], axis=0
+    for s in results.ranked:
+        curves[s.name] = s.runs[0].scores()["test"]
+        matrices[s.name] = np.sum(
+            [r["final"]["test_at_point"]["confusion_matrix"] for r in s.results], axis=0
         )
-        logs[name] = [json.loads((r["dir"] / "log.json").read_text()) for r in runs]
-    classes = ranked[0][2][0]["config"]["classes"] if ranked else []
-    if ranked and curves[ranked[0][1]][1].shape[1] == 2:
+        logs[s.name] = [run.log() for run in s.runs]
+    plots = []
+    if curves[results.ranked[0].name][1].shape[1] == 2:
         plots.append(pr_curves(curves, out / "plots" / "pr-curves.png", "test split, seed 0"))
-    if ranked:
-        plots.append(confusion_grid(matrices, classes, out / "plots" / "confusion-matrices.png",
-                                    f"test split at the chosen point ({objective}), summed over seeds"))  # fmt: skip
-        plots.append(
-            metric_curves(
-                logs, ("balanced_accuracy", "recall"), out / "plots" / "metrics-per-epoch.png"
-            )
+    classes = results.ranked[0].results[0]["config"]["classes"]
+    plots.append(
+        confusion_grid(
+            matrices,
+            classes,
+            out / "plots" / "confusion-matrices.png",
+            f"test split at the chosen point ({results.objective}), summed over seeds",
         )
+    )
+    plots.append(
+        metric_curves(
+            logs, ("balanced_accuracy", "recall"), out / "plots" / "metrics-per-epoch.png"
+        )
+    )
     return plots

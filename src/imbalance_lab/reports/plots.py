@@ -229,11 +229,11 @@ def tradeoff_curve(points: list[tuple[float, dict]], path: Path) -> Path:
     return _save(fig, path)
 
 
-def optimisation_history(trials, objective: str, path: Path) -> Path:
-    """Objective of every completed trial, in order, and the best so far."""
+def optimisation_history(trials: list[dict], objective: str, path: Path) -> Path:
+    """Objective of every completed trial (trials.json entries), in order, and the best so far."""
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    numbers = [t.number for t in trials]
-    values = [t.value for t in trials]
+    numbers = [t["number"] for t in trials]
+    values = [t["value"] for t in trials]
     ax.scatter(numbers, values, s=18, label="trial")
     ax.step(
         numbers, np.maximum.accumulate(values), where="post", color="tab:red", label="best so far"

@@ -1,121 +1,159 @@
-"""The sweep's outputs: best setting, trials table, trade-off and history plots, test metrics once."""
+"""The sweep's results, read from its folder: sweep.md, trials.csv and plots/.
+
+The sweep writes what this needs (sweep.json, trials.json, and best.json with the
+best trial's test metrics), so a report never opens the Optuna study or a model.
+"""
 
 from __future__ import annotations
 
-import json
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from imbalance_lab.io import atomic_write_json, atomic_write_text
+from imbalance_lab.io import atomic_write_text
 from imbalance_lab.reports.plots import optimisation_history, tradeoff_curve
-from imbalance_lab.reports.tables import csv_text, markdown_table
+from imbalance_lab.reports.render import render
+from imbalance_lab.reports.tables import Table, csv_text
+from imbalance_lab.rundir import BEST, SWEEP, TRIALS, read_study_file
+
+TRIAL_METRICS = (  # (header, user attribute of the trial, metric)
+    ("precision @point", "calibration", "precision"),
+    ("recall @point", "calibration", "recall"),
+    ("threshold", "operating_point", "value"),
+    ("recall @default", "calibration_default", "recall"),
+    ("precision @default", "calibration_default", "precision"),
+    ("accuracy @default", "calibration_default", "accuracy"),
+)
 
 
-def write_sweep_report(out: Path, spec) -> dict:
-    from optuna.trial import TrialState
+@dataclass(frozen=True)
+class SweepResults:
+    record: dict  # sweep.json: study name, base config, searched params, trials wanted
+    trials: list[dict]  # trials.json: number, state, params, value, user_attrs
+    best: dict | None  # best.json; None until a trial completes
 
-    from imbalance_lab.experiments.sweep import _load_study
+    @property
+    def study_name(self) -> str:
+        return self.record["study_name"]
 
-    study, objective = _load_study(spec)
-    trials = study.get_trials(deepcopy=False)
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    header = ["trial", "state", *sorted({k for t in trials for k in t.params}), "objective (calibration)",
-              "precision @point", "recall @point", "threshold", "recall @default", "precision @default", "accuracy @default"]  # fmt: skip
-    rows = []
-    for t in trials:
-        cal = t.user_attrs.get("calibration", {})
-        default = t.user_attrs.get("calibration_default", {})
-        point = t.user_attrs.get("operating_point", {})
-        rows.append(
-            [t.number, t.state.name]
-            + [f"{t.params[k]:.4g}" if isinstance(t.params.get(k), float) else t.params.get(k, "") for k in header[2 : header.index("objective (calibration)")]]
-            + [f"{t.value:.4f}" if t.value is not None else "", _f(cal.get("precision")), _f(cal.get("recall")),
-               _f(point.get("value")), _f(default.get("recall")), _f(default.get("precision")), _f(default.get("accuracy"))]
-        )  # fmt: skip
-    atomic_write_text(out / "trials.csv", csv_text(header, rows))
+    @property
+    def objective(self) -> str:
+        return self.record["base"]["objective"]
+
+    @property
+    def val(self) -> str:
+        return self.record["base"]["val"]
+
+    @property
+    def wanted(self) -> int:
+        return self.record["trials"]
+
+    @property
+    def complete(self) -> list[dict]:
+        return [t for t in self.trials if t["state"] == "COMPLETE"]
+
+    def table(self) -> Table:
+        params = sorted({k for t in self.trials for k in t["params"]})
+        header = [
+            "trial",
+            "state",
+            *params,
+            "objective (calibration)",
+            *(c[0] for c in TRIAL_METRICS),
+        ]
+        rows = [
+            [
+                str(t["number"]),
+                t["state"],
+                *(_param(t["params"].get(k, "")) for k in params),
+                _f(t["value"]),
+                *(_f(t["user_attrs"].get(attr, {}).get(key)) for _, attr, key in TRIAL_METRICS),
+            ]
+            for t in self.trials
+        ]
+        return Table(header, rows)
+
+    def csv(self) -> str:
+        table = self.table()
+        return csv_text(table.header, table.rows)
+
+    def best_table(self) -> Table | None:
+        """The best trial's setting and its test metrics, as (what, value) rows."""
+        if self.best is None:
+            return None
+        best = self.best
+        rows = [
+            ["trial", str(best["trial"])],
+            ["parameters", ", ".join(f"{k}={_param(v)}" for k, v in best["params"].items())],
+        ]
+        if "config" in best:
+            weights = best["config"]["class_weights"]
+            rows.append(["class weights", str(tuple(weights) if weights is not None else None)])
+        rows += [
+            ["operating point", best["operating_point"].get("message", "")],
+            ["calibration objective", f"{best['value']:.4f}"],
+        ]
+        if "test_at_point" in best:
+            point, default = best["test_at_point"], best["test_at_default"]
+            rows += [
+                [
+                    "test recall / precision @point",
+                    f"{point['recall']:.4f} / {point['precision']:.4f}",
+                ],
+                ["test balanced accuracy @point", f"{point['balanced_accuracy']:.4f}"],
+                [
+                    "test recall / precision @default",
+                    f"{default['recall']:.4f} / {default['precision']:.4f}",
+                ],
+                ["model", f"{best['run']}/model.pt"],
+            ]
+        else:
+            where = f"{best['run']} is on the machine that ran the trial"
+            rows.append(["test metrics", f"not computed here: {where}"])
+        return Table(["what", "value"], rows)
+
+
+def read_sweep(out: Path) -> SweepResults:
+    record = read_study_file(out, SWEEP)
+    trials = read_study_file(out, TRIALS)["trials"]
+    complete = any(t["state"] == "COMPLETE" for t in trials)
+    return SweepResults(record, trials, read_study_file(out, BEST) if complete else None)
+
+
+def write_sweep_report(out: Path) -> dict:
+    out = Path(out)
+    results = read_sweep(out)
+    atomic_write_text(out / "trials.csv", results.csv())
+    plots = _plots(out, results)
+    text = render(
+        "sweep/sweep.md",
+        sweep=results,
+        best=results.best_table(),
+        table=results.table(),
+        plots=plots,
+    )
+    atomic_write_text(out / "sweep.md", text)
+    return {"summary": out / "sweep.md", "csv": out / "trials.csv", "plots": plots}
+
+
+def _plots(out: Path, results: SweepResults) -> list[Path]:
+    complete = results.complete
     plots = []
-    if complete and "weight" in complete[0].params:
-        points = sorted((t.params["weight"], t.user_attrs["calibration_default"]) for t in complete)
+    if complete and "weight" in complete[0]["params"]:
+        points = sorted(
+            ((t["params"]["weight"], t["user_attrs"]["calibration_default"]) for t in complete),
+            key=lambda point: point[0],
+        )
         plots.append(tradeoff_curve(points, out / "plots" / "tradeoff.png"))
     if complete:
-        plots.append(optimisation_history(complete, str(objective), out / "plots" / "history.png"))
-    best = _best(out, study, complete, spec) if complete else None
-    text = [
-        "# Sweep\n",
-        f"Study `{spec.study_name}`; objective `{objective}` measured on the calibration split "
-        f"({spec.base.val} of the training data); {len(complete)} of {spec.trials} trials complete. "
-        "The test split was scored once, for the best trial, after the search.\n",
-    ]
-    if best:
-        text.append("## Best setting\n")
-        text.append(markdown_table(["what", "value"], [[k, v] for k, v in best["summary"].items()]))
-    text.append("\n## Trials\n")
-    text.append(markdown_table(header, [[str(c) for c in r] for r in rows]))
-    text.append("\nPlots: " + ", ".join(f"[{p.name}]({p.relative_to(out)})" for p in plots) + "\n")
-    atomic_write_text(out / "sweep.md", "\n".join(text))
-    return {"summary": out / "sweep.md", "csv": out / "trials.csv", "plots": plots, "best": best,
-            "complete": len(complete)}  # fmt: skip
+        plots.append(
+            optimisation_history(complete, results.objective, out / "plots" / "history.png")
+        )
+    return plots
+
+
+def _param(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _f(value) -> str:
     return "" if value is None else f"{value:.4f}"
-
-
-def _best(out: Path, study, complete, spec) -> dict:
-    """The best trial, with its test metrics computed once (cached in best.json)."""
-    from imbalance_lab.config import RunConfig
-    from imbalance_lab.data.task import build_task
-    from imbalance_lab.evaluation.thresholds import OperatingPoint
-    from imbalance_lab.models.saved import load_saved_model
-    from imbalance_lab.training.device import resolve_device
-    from imbalance_lab.training.trainer import predict_scores, test_metrics_at
-
-    trial = max(complete, key=lambda t: t.value)
-    path = out / "best.json"
-    try:
-        cached = json.loads(path.read_text())
-        if cached.get("trial") == trial.number:
-            return cached
-    except (OSError, ValueError):
-        pass
-    run_dir = out / trial.user_attrs["run_dir"]
-    if not (run_dir / "result.json").exists():
-        # Another machine sharing the study (PostgreSQL) ran it: its model is there.
-        summary = {
-            "trial": trial.number,
-            "parameters": ", ".join(f"{k}={v}" for k, v in trial.params.items()),
-            "calibration objective": f"{trial.value:.4f}",
-            "operating point": trial.user_attrs.get("operating_point", {}).get("message", ""),
-            "test metrics": f"not computed here: {trial.user_attrs['run_dir']} is on the machine that ran the trial",
-        }
-        return {"trial": trial.number, "params": trial.params, "summary": summary}
-    result = json.loads((run_dir / "result.json").read_text())
-    cfg = RunConfig.from_dict(result["config"])
-    task = build_task(cfg)
-    model, meta = load_saved_model(run_dir / "model.pt")
-    scores = predict_scores(model, task.test, resolve_device("cpu"), False, cfg.tta).numpy()
-    op = result["final"]["operating_point"]
-    prior = np.asarray(op["prior"])
-    point = OperatingPoint(
-        op["kind"], op["value"], op["met_on_calibration"], op["calibration"], op["message"]
-    )
-    at_point = test_metrics_at(task, scores, point, prior)
-    at_default = test_metrics_at(task, scores, None, prior)
-    summary = {
-        "trial": trial.number,
-        "parameters": ", ".join(
-            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in trial.params.items()
-        ),
-        "class weights": str(cfg.class_weights),
-        "operating point": op["message"],
-        "calibration objective": f"{trial.value:.4f}",
-        "test recall / precision @point": f"{at_point['recall']:.4f} / {at_point['precision']:.4f}",
-        "test balanced accuracy @point": f"{at_point['balanced_accuracy']:.4f}",
-        "test recall / precision @default": f"{at_default['recall']:.4f} / {at_default['precision']:.4f}",
-        "model": str(run_dir.relative_to(out) / "model.pt"),
-    }
-    best = {"trial": trial.number, "params": trial.params, "config": cfg.to_dict(), "operating_point": op,
-            "test_at_point": at_point, "test_at_default": at_default, "summary": summary}  # fmt: skip
-    atomic_write_json(path, best)
-    return best

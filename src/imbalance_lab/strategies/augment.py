@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 
 from imbalance_lab.errors import ConfigError
+from imbalance_lab.params import Param, integer, number, text
+from imbalance_lab.registry import Registry
 
 PAD_MODES = ("reflect", "zeros")
 
@@ -148,3 +150,32 @@ def augment_batch(
         ).view(n, 1, 1, w)
         out = out.masked_fill(hole & mask.view(n, 1, 1, 1), 128)
     return out
+
+
+# --augment: which training images get the batched augmentation. Each mode maps the mask
+# of upsampled copies in a batch to the mask of images to augment (None: none).
+AUGMENT_MODES = Registry("augmentation")
+PAD_MODE = Param(
+    "pad_mode", "reflect",
+    "what the random crop's padding holds: reflect (mirrored edge) or zeros (the long-tail papers)",
+    "strategies", parse=text, choices=PAD_MODES, example="zeros",
+)  # fmt: skip
+JITTER = Param(
+    "jitter", 0.0, "colour jitter strength of the augmentation, in [0, 1); 0 = off",
+    "strategies", parse=number(min=0, below=1), example="0.2",
+)  # fmt: skip
+CUTOUT = Param(
+    "cutout", 0, "side of the augmentation's gray cutout square (DeVries & Taylor 2017); 0 = off",
+    "strategies", parse=integer(min=0), example="8",
+)  # fmt: skip
+_SETTINGS = (PAD_MODE, JITTER, CUTOUT)
+AUGMENT_MODES.add("none", lambda copies: None, "no augmentation")
+AUGMENT_MODES.add(
+    "all", lambda copies: torch.ones_like(copies),
+    "random crop (4-pixel padding) and flip of every training image, batched on uint8",
+    params=_SETTINGS,
+)  # fmt: skip
+AUGMENT_MODES.add(
+    "copies", lambda copies: copies,
+    "crop and flip only the repeated copies made by --sampler upsample", params=_SETTINGS,
+)  # fmt: skip

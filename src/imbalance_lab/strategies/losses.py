@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from imbalance_lab.errors import ConfigError, closest
-from imbalance_lab.params import Param, number
+from imbalance_lab.params import Param, number, optional
 from imbalance_lab.registry import Registry
 from imbalance_lab.strategies.class_weights import class_weight_scheme, parse_class_weights
 
@@ -110,11 +110,14 @@ class WeightedCrossEntropy(nn.Module):
         return per_item.sum() / total.clamp_min(torch.finfo(per_item.dtype).tiny)
 
 
-# factory(class_counts=, class_weights=, **params) -> nn.Module
+# factory(class_counts=, class_weights=, [epochs=], **params) -> nn.Module. A loss's own
+# settings are the run parameters its entry declares; the trainer passes them by name.
 LOSSES = Registry("loss")
 register_loss = LOSSES.register
 loss_names = LOSSES.names
-_COMMON = ("class_counts", "class_weights")  # what every factory takes; the rest are params
+# What a factory may take besides its own settings: every factory takes the first two;
+# one that declares ``epochs`` gets the run's epoch count (a schedule in the loss).
+_COMMON = ("class_counts", "class_weights", "epochs")
 
 # A setting every loss owns (declared on each entry, so the trainer passes it to any loss).
 LABEL_SMOOTHING = Param(
@@ -124,7 +127,9 @@ LABEL_SMOOTHING = Param(
 )  # fmt: skip
 
 
-def create_loss(name: str, *, class_counts, class_weights=None, **params) -> nn.Module:
+def create_loss(
+    name: str, *, class_counts, class_weights=None, epochs: int | None = None, **params
+) -> nn.Module:
     """The loss ``name``, built for a training set with ``class_counts`` items per class.
 
     ``class_weights`` (one per class, or None) weight the per-item losses; ``params``
@@ -132,7 +137,8 @@ def create_loss(name: str, *, class_counts, class_weights=None, **params) -> nn.
     logit-adjusted, ...). Bad names, settings or counts raise ``ConfigError``.
     """
     factory = LOSSES.get(name)
-    accepted = [p for p in inspect.signature(factory).parameters if p not in _COMMON]
+    signature = inspect.signature(factory).parameters
+    accepted = [p for p in signature if p not in _COMMON]
     for key in params:
         if key not in accepted:
             raise ConfigError(
@@ -150,6 +156,8 @@ def create_loss(name: str, *, class_counts, class_weights=None, **params) -> nn.
             class_weights.tolist() if isinstance(class_weights, torch.Tensor) else class_weights
         )
         weight = torch.tensor(parse_class_weights(values, len(counts)), dtype=torch.float32)
+    if "epochs" in signature:
+        params["epochs"] = epochs
     return factory(class_counts=tuple(int(n) for n in counts), class_weights=weight, **params)
 
 
@@ -218,9 +226,15 @@ class FocalLoss(nn.Module):
         return _weighted_mean(per_item, target, self.alpha)
 
 
+GAMMA = Param(
+    "gamma", 2.0, "focal loss focusing parameter (0 = cross-entropy)", "strategies",
+    parse=number(min=0), example="1.5",
+)  # fmt: skip
+
+
 @register_loss(
     "focal", "focal loss: down-weights well-classified images (Lin et al. 2017)",
-    params=(LABEL_SMOOTHING,),
+    params=(GAMMA, LABEL_SMOOTHING),
 )  # fmt: skip
 def focal(*, class_counts, class_weights, gamma: float = 2.0, label_smoothing: float = 0.0):
     if not (isinstance(gamma, Real) and 0 <= gamma < math.inf):
@@ -252,10 +266,16 @@ class LogitAdjustedLoss(nn.Module):
         return self.ce(logits + self.tau * self.log_prior.to(logits.dtype), target)
 
 
+TAU = Param(
+    "tau", 1.0, "logit-adjusted loss temperature (0 = cross-entropy)", "strategies",
+    parse=number(), example="1.5",
+)  # fmt: skip
+
+
 @register_loss(
     "logit-adjusted",
     "logit-adjusted loss: cross-entropy on logits + tau log prior (Menon et al. 2021)",
-    params=(LABEL_SMOOTHING,),
+    params=(TAU, LABEL_SMOOTHING),
 )
 def logit_adjusted(*, class_counts, class_weights, tau: float = 1.0, label_smoothing: float = 0.0):
     if not (isinstance(tau, Real) and math.isfinite(tau)):
@@ -352,10 +372,18 @@ class LDAMLoss(nn.Module):
         return reduce_per_class(per_class, t, self.weight)
 
 
-@register_loss(
-    "ldam", "label-distribution-aware margins, optional deferred re-weighting (Cao et al. 2019)",
-    params=(LABEL_SMOOTHING,),
+DRW_AT = Param(
+    "drw_at", None,
+    "LDAM: deferred re-weighting from this fraction of the epochs, e.g. 0.8 (none = never)",
+    "strategies", parse=optional(number(min=0, max=1)), example="0.8",
 )  # fmt: skip
+
+
+@register_loss(
+    "ldam",
+    "label-distribution-aware margins, optional deferred re-weighting (Cao et al. 2019)",
+    params=(DRW_AT, LABEL_SMOOTHING),
+)
 def ldam(
     *,
     class_counts,
@@ -363,6 +391,8 @@ def ldam(
     max_m: float = 0.5,
     s: float = 30.0,
     drw_epoch: int | None = None,
+    drw_at: float | None = None,
+    epochs: int | None = None,
     label_smoothing: float = 0.0,
 ):
     if class_weights is not None:
@@ -378,6 +408,10 @@ def ldam(
         raise ConfigError(f"ldam max_m must be a number > 0; got {max_m!r}")
     if not (isinstance(s, Real) and 0 < s < math.inf):
         raise ConfigError(f"ldam s must be a number > 0; got {s!r}")
+    if drw_at is not None:  # a fraction of the run's epochs
+        if drw_epoch is not None or epochs is None:
+            raise ConfigError("ldam: give drw_at with the run's epochs, or drw_epoch, not both")
+        drw_epoch = int(round(drw_at * epochs))
     if drw_epoch is not None and not (isinstance(drw_epoch, int) and drw_epoch >= 0):
         raise ConfigError(f"ldam drw_epoch must be None or an int >= 0; got {drw_epoch!r}")
     return LDAMLoss(

@@ -9,9 +9,9 @@ import torch
 
 from imbalance_lab.errors import ModelFileError
 from imbalance_lab.io import atomic_write_bytes, safe_torch_load, torch_bytes
+from imbalance_lab.rundir import CHECKPOINT, NEXT_CHECKPOINT
+from imbalance_lab.rundir import PREVIOUS_CHECKPOINT as PREVIOUS
 
-CHECKPOINT = "checkpoint.pt"
-PREVIOUS = "checkpoint.prev.pt"
 MODEL_FORMAT = "imbalance-lab-model"
 CHECKPOINT_FORMAT = "imbalance-lab-checkpoint"
 FORMAT_VERSION = 1
@@ -21,7 +21,7 @@ def save_checkpoint(out_dir: Path, state: dict) -> None:
     """Write ``checkpoint.pt`` atomically, keeping the one before as ``checkpoint.prev.pt``."""
     data = torch_bytes({"format": CHECKPOINT_FORMAT, "version": FORMAT_VERSION, **state})
     current = out_dir / CHECKPOINT
-    tmp_final = out_dir / ".checkpoint.next"
+    tmp_final = out_dir / NEXT_CHECKPOINT
     atomic_write_bytes(tmp_final, data)  # raises OutputError on a full disk, nothing replaced
     if current.exists():
         os.replace(current, out_dir / PREVIOUS)
@@ -48,7 +48,7 @@ def load_checkpoint(out_dir: Path, warn=print) -> dict | None:
 
 
 def remove_checkpoints(out_dir: Path) -> None:
-    for name in (CHECKPOINT, PREVIOUS, ".checkpoint.next"):
+    for name in (CHECKPOINT, PREVIOUS, NEXT_CHECKPOINT):
         (out_dir / name).unlink(missing_ok=True)
 
 

@@ -10,19 +10,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from imbalance_lab.config import RunConfig
-from imbalance_lab.strategies.augment import AugmentConfig
-from imbalance_lab.strategies.class_weights import class_weight_scheme
-from imbalance_lab.strategies.losses import create_loss
+from imbalance_lab.data.imageset import ImageSet
+from imbalance_lab.strategies.augment import AUGMENT_MODES, AugmentConfig
+from imbalance_lab.strategies.class_weights import WEIGHT_SCHEMES, class_weight_scheme
+from imbalance_lab.strategies.losses import LOSSES, create_loss
 from imbalance_lab.strategies.samplers import SAMPLERS
 
 
 class EpochPlan:
     """The order of training indices for an epoch, and which of them are upsampled copies."""
 
-    def __init__(self, cfg: RunConfig, labels: torch.Tensor):
-        self.cfg = cfg
+    def __init__(self, cfg, labels: torch.Tensor):
         n = labels.numel()
+        self.batch_size = cfg.batch_size
         self.weighted = None
         self.base = torch.arange(n)
         self.copies = torch.zeros(n, dtype=torch.bool)
@@ -39,14 +39,20 @@ class EpochPlan:
                 if mask is not None
                 else torch.zeros(len(self.base), dtype=torch.bool)
             )
+        self.which = AUGMENT_MODES.get(cfg.augment)  # copies mask -> images to augment
         self.augment = None
         if cfg.augment != "none":
             self.augment = AugmentConfig(
-                crop_pad=4, flip=True, jitter=cfg.jitter, cutout=cfg.cutout
+                crop_pad=4, pad_mode=cfg.pad_mode, flip=True, jitter=cfg.jitter, cutout=cfg.cutout
             )
 
     def __len__(self) -> int:
         return len(self.base) if self.weighted is None else self.weighted.num_samples_
+
+    @property
+    def batches(self) -> int:
+        """Optimiser steps per epoch (the last batch may be smaller)."""
+        return -(-len(self) // self.batch_size)
 
     def epoch(self, epoch: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """(indices into the training set, mask of upsampled copies) in this epoch's order."""
@@ -59,16 +65,20 @@ class EpochPlan:
 
     def augment_mask(self, copies: torch.Tensor) -> torch.Tensor | None:
         """Which images of a batch to augment (None: none)."""
-        if self.augment is None:
-            return None
-        return copies if self.cfg.augment == "copies" else torch.ones_like(copies)
+        return self.which(copies)
 
 
-def class_weights_for(cfg: RunConfig, counts: list[int]) -> tuple[float, ...] | None:
+def _settings(registry, name: str, cfg) -> dict:
+    """The run's values of the settings that the entry ``name`` of ``registry`` declares."""
+    return {p.name: getattr(cfg, p.name) for p in registry.entry(name).params}
+
+
+def class_weights_for(cfg, counts: list[int]) -> tuple[float, ...] | None:
     if cfg.class_weights is not None:
         weights = cfg.class_weights
     elif cfg.weight_scheme is not None:
-        weights = class_weight_scheme(cfg.weight_scheme, counts, beta=cfg.beta)
+        settings = _settings(WEIGHT_SCHEMES, cfg.weight_scheme, cfg)
+        weights = class_weight_scheme(cfg.weight_scheme, counts, **settings)
     else:
         return None
     if cfg.normalize_weights:
@@ -77,13 +87,11 @@ def class_weights_for(cfg: RunConfig, counts: list[int]) -> tuple[float, ...] | 
     return tuple(weights)
 
 
-def build_loss(cfg: RunConfig, counts: list[int]) -> nn.Module:
-    params = {"focal": {"gamma": cfg.gamma}, "logit-adjusted": {"tau": cfg.tau}}.get(cfg.loss, {})
-    if cfg.loss == "ldam" and cfg.drw_at is not None:
-        params = {"drw_epoch": int(round(cfg.drw_at * cfg.epochs))}
-    return create_loss(
-        cfg.loss, class_counts=counts, class_weights=class_weights_for(cfg, counts), **params
-    )
+def build_loss(cfg, train: ImageSet) -> nn.Module:
+    """The run's loss for its training counts, with the settings the loss declares."""
+    counts = class_counts(train.labels, train.num_classes)
+    return create_loss(cfg.loss, class_counts=counts, class_weights=class_weights_for(cfg, counts),
+                       epochs=cfg.epochs, **_settings(LOSSES, cfg.loss, cfg))  # fmt: skip
 
 
 def class_counts(labels: torch.Tensor, num_classes: int) -> list[int]:

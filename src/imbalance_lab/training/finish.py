@@ -1,0 +1,164 @@
+"""The end of a run: final metrics, the operating point, and the run folder's files.
+
+The operating point is chosen on the calibration split only; the test split is
+scored once, here, at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from imbalance_lab.data.imageset import ImageSet
+from imbalance_lab.evaluation.metrics import classification_metrics, score_metrics
+from imbalance_lab.evaluation.thresholds import choose_operating_point, predict_at
+from imbalance_lab.rundir import RunFolder
+from imbalance_lab.training.checkpoint import remove_checkpoints, save_model
+from imbalance_lab.training.evaluate import NORM_MEAN, NORM_STD, evaluate
+from imbalance_lab.training.plan import class_counts
+
+SAMPLES_PER_CLASS = 8  # images per class kept for reports: enough to see the classes
+SAMPLE_CLASSES = 20  # at most this many classes get sample images
+SAMPLE_SIZE = 96  # larger samples are scaled down to this side for the report
+
+
+@dataclass
+class TrainResult:
+    model: nn.Module  # the model after the last epoch (with ema, its weight average), in eval mode
+    log: dict  # per-batch losses and per-epoch metrics (the article's log_dict keys and more)
+    final: dict  # metrics of the last epoch: {"train": ..., "val": ..., "test": ...}
+    out_dir: Path | None  # where log, model and result were written
+    resumed_from: int = 0  # epochs that came from a checkpoint
+
+
+def finish(
+    s, log: dict, *, resumed: int, evaluate_test: bool = True, val_probs=None
+) -> TrainResult:
+    """Final metrics and scores of the session ``s`` (training/trainer.py); writes its run folder."""
+    cfg, task, model = s.cfg, s.task, s.scored
+    final = _last_epoch(log) if "training_accuracy_per_epoch" in log else _mock_metrics(s, log)
+    # Probabilities on the validation (calibration) and test splits: PR curves, AP, ROC-AUC.
+    # They are computed in fp32, as predict and an exported model compute them, so that a
+    # threshold chosen here decides the same way there (bf16 scores differ in the last
+    # digits, enough to move images across a threshold). With TTA, the final metrics are
+    # those of the averaged views (the per-epoch log stays single-view). A last epoch's
+    # validation pass that was already single-view fp32 is reused.
+    scores = {}
+    if task.val is None:
+        final.pop("val", None)
+    elif cfg.tta != "none" or s.bf16 or val_probs is None:
+        metrics, _, val_probs = evaluate(model, task.val, s.loss_fn, s.device, False, cfg.tta)
+        if cfg.tta != "none" or s.bf16:
+            final["val"].update({k: v for k, v in metrics.items() if k != "loss"})
+    if task.val is not None:
+        scores["val"] = val_probs.numpy()
+        final["val"].update(score_metrics(task.val.labels.numpy(), scores["val"]))
+    if not task.val_is_test and evaluate_test:
+        final["test"], _, test_probs = evaluate(
+            model, task.test, s.loss_fn, s.device, False, cfg.tta
+        )
+        scores["test"] = test_probs.numpy()
+        final["test"].update(score_metrics(task.test.labels.numpy(), scores["test"]))
+    point = None
+    if cfg.objective is not None:
+        # Chosen on the calibration split only; the test split is scored once, at the end.
+        prior = np.asarray(class_counts(task.train.labels, task.train.num_classes), dtype=float)
+        prior /= prior.sum()
+        point = choose_operating_point(task.val.labels.numpy(), scores["val"], cfg.objective, prior)
+        if "test" in scores:
+            final["test_at_point"] = test_metrics_at(task.test, scores["test"], point, prior)
+        final["operating_point"] = {
+            "kind": point.kind, "value": point.value, "met_on_calibration": point.met,
+            "objective": str(cfg.objective), "calibration": point.calibration,
+            "message": point.message, "prior": prior.tolist(),
+        }  # fmt: skip
+    model.eval()
+    if s.folder is not None:
+        _write(s.folder, cfg, task, model, log, final, scores)
+    return TrainResult(model, log, final, None if s.folder is None else s.folder.path, resumed)
+
+
+def _last_epoch(log: dict) -> dict:
+    final = {}
+    for split, prefix in (("train", "training"), ("val", "validation")):
+        final[split] = {
+            k[len(prefix) + 1 : -len("_per_epoch")]: v[-1]
+            for k, v in log.items()
+            if k.startswith(prefix + "_") and k.endswith("_per_epoch")
+        }
+    return final
+
+
+def _mock_metrics(s, log: dict) -> dict:
+    """The mock model has no epochs: one evaluation of each split, logged as one epoch."""
+    final = {}
+    for split, prefix, data in (("train", "training", s.task.train), ("val", "validation", s.task.val)):  # fmt: skip
+        if data is None:
+            continue
+        metrics, _, _ = evaluate(s.scored, data, s.loss_fn, s.device, s.bf16)
+        for key, value in metrics.items():
+            log.setdefault(f"{prefix}_{key}_per_epoch", []).append(value)
+        final[split] = metrics
+    return final
+
+
+def _write(folder: RunFolder, cfg, task, model, log: dict, final: dict, scores: dict) -> None:
+    meta = model_meta(cfg, task)
+    if "operating_point" in final:
+        point = final["operating_point"]
+        meta[point["kind"]] = point["value"]
+        meta["prior"] = point["prior"]
+    save_model(folder.path / "model.pt", model, meta)
+    folder.write_scores({k: (getattr(task, k).labels.numpy(), v) for k, v in scores.items()})
+    folder.write_samples(*sample_images(task.test))
+    folder.write_log(log)
+    folder.write_result(cfg.to_dict(), final, task.notes)
+    remove_checkpoints(folder.path)
+
+
+def sample_images(data: ImageSet) -> tuple[np.ndarray, np.ndarray]:
+    """The first few images of each class (of the first classes), scaled down when large."""
+    labels = data.labels.numpy()
+    keep = np.concatenate(
+        [np.flatnonzero(labels == c)[:SAMPLES_PER_CLASS] for c in range(min(data.num_classes, SAMPLE_CLASSES))]
+    )  # fmt: skip
+    images = data.images[torch.from_numpy(keep)]
+    if max(images.shape[2:]) > SAMPLE_SIZE:
+        scale = SAMPLE_SIZE / max(images.shape[2:])
+        size = [max(1, round(d * scale)) for d in images.shape[2:]]
+        images = F.interpolate(images.float(), size=size, mode="bilinear", antialias=True)
+        images = images.round().clamp(0, 255).to(torch.uint8)
+    return images.numpy(), labels[keep]
+
+
+def test_metrics_at(test: ImageSet, test_scores: np.ndarray, point, prior) -> dict:
+    """Metrics of ``test`` at an operating point (None: argmax), with the score metrics."""
+    labels = test.labels.numpy()
+    metrics = classification_metrics(
+        labels, predict_at(test_scores, point, prior), test.num_classes
+    )
+    return {**metrics, **score_metrics(labels, test_scores)}
+
+
+def model_meta(cfg, task) -> dict:
+    c, h, w = task.train.image_shape
+    return {
+        "model": cfg.model,
+        "faithful": cfg.faithful,
+        "classes": list(task.classes),
+        "input_shape": [c, h, w],
+        "normalize": {"mean": [NORM_MEAN] * c, "std": [NORM_STD] * c},
+        "tta": cfg.tta,
+        "config": cfg.to_dict(),
+    }
+
+
+def finished(out_dir: str | Path, cfg) -> dict | None:
+    """The saved result of a finished run with this exact config, or None."""
+    result = RunFolder(out_dir).result()
+    return result if result is not None and cfg.same_run(result["config"]) else None

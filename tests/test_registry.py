@@ -97,6 +97,13 @@ def check_augmentation(name, obj, tiny_folder):
     assert out.shape == images.shape and out.dtype == torch.uint8
 
 
+def check_sink(name, obj, tiny_folder):
+    # The hooks the trainer calls, and the extra that installs it (exercised against the real
+    # TensorBoard reader and MLflow client in tests/training/test_tracking.py).
+    assert all(callable(getattr(obj, hook)) for hook in ("on_epoch", "on_finish", "close"))
+    assert obj.module and obj.extra
+
+
 def check_preset(name, obj, tiny_folder):
     cfg = resolve_config(preset=lambda given: preset_values(name, given), flags={"data": "x"})
     assert cfg.objective is not None and cfg.val != "test"  # a preset is comparable
@@ -114,6 +121,7 @@ CONTRACTS = {
     "lr schedule": check_schedule,
     "augmentation": check_augmentation,
     "preset": check_preset,
+    "log sink": check_sink,
 }
 
 

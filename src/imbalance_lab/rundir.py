@@ -13,6 +13,8 @@ code that reports (which only reads it). Nothing else names these files.
                        "images" uint8 (N, C, H, W), "labels" int64 (N,)
     model.pt           the model file (imbalance_lab.models.saved)
     checkpoint.pt      the last epoch's training state; checkpoint.prev.pt the one before
+    tensorboard/       TensorBoard event files (--log-to tensorboard)
+    mlruns/            the local MLflow store, mlflow.db + artifacts/ (--log-to mlflow, no URI)
 
 ``final`` holds a metrics dict (imbalance_lab.evaluation.metrics) per split: "train",
 "val", and when scored "test" (argmax) and "test_at_point" (at the chosen operating
@@ -58,6 +60,8 @@ MODEL = "model.pt"
 CHECKPOINT = "checkpoint.pt"
 PREVIOUS_CHECKPOINT = "checkpoint.prev.pt"
 NEXT_CHECKPOINT = ".checkpoint.next"
+TENSORBOARD = "tensorboard"  # a folder
+MLRUNS = "mlruns"  # a folder
 STUDY = "study.json"  # a study folder (reproduce, compare, sweep, benchmark), not a run folder
 ARTICLE = "article.json"
 RANKING = "compare.json"

@@ -75,5 +75,5 @@ def test_bad_head_names_get_one_line_errors():
         resolve_head("cosin", "ldam")
     with pytest.raises(ConfigError, match="resolve it with resolve_head"):
         make_head("auto", 64, 10)
-    with pytest.raises(ConfigError, match="unknown head 'lin'"):
+    with pytest.raises(ConfigError, match="--head must be one of auto, linear, cosine; got 'lin'"):
         create_model("resnet32", num_classes=10, head="lin")

@@ -90,8 +90,11 @@ def test_the_default_head_is_the_plain_linear_one():
     assert isinstance(default.head, torch.nn.Linear)
 
 
-def test_unknown_model_params_are_refused():
-    from imbalance_lab.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="model 'resnet32' takes head, width; got 'widht'"):
-        create_model("resnet32", num_classes=10, widht=32)
+def test_auto_head_follows_the_runs_loss_and_the_spec_records_what_was_built():
+    ldam = create_model("resnet32", num_classes=10, loss="ldam", width=8)
+    assert type(ldam.head).__name__ == "CosineClassifier"
+    assert ldam.model_spec.params == {"head": "cosine", "width": 8}
+    plain = create_model("resnet32", num_classes=10, loss="logit-adjusted")
+    assert isinstance(plain.head, torch.nn.Linear)
+    assert plain.model_spec.params == {"head": "linear", "width": 16}
+    assert isinstance(create_model("resnet32", num_classes=10).head, torch.nn.Linear)

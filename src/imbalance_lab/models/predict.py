@@ -53,9 +53,15 @@ def collect_images(paths: list[str | os.PathLike]) -> tuple[list[Path], int]:
     return found, ignored
 
 
-def predict_files(model_path, paths, *, batch_size: int = 256, skip_bad_images: bool = False):
-    """Predictions for every image in ``paths``; returns (predictions, meta, notes)."""
-    model, meta = load_saved_model(model_path)
+def predict_files(
+    model_path, paths, *, batch_size: int = 256, skip_bad_images: bool = False,
+    factory: str | None = None, trust_factory: bool = False,
+):  # fmt: skip
+    """Predictions for every image in ``paths``; returns (predictions, meta, notes).
+
+    ``factory`` and ``trust_factory``: see :func:`imbalance_lab.models.saved.load_saved_model`.
+    """
+    model, meta = load_saved_model(model_path, factory=factory, trust_factory=trust_factory)
     c, h, w = meta["input_shape"]
     files, ignored = collect_images(paths)
     notes = {"ignored_non_images": ignored, "skipped_bad_images": 0, "resized": 0}

@@ -1,25 +1,23 @@
-"""Per-epoch checkpoints that survive a kill, and the safe model file format."""
+"""Per-epoch checkpoints that survive a kill. (The model file format: imbalance_lab.models.saved.)"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-import torch
-
 from imbalance_lab.errors import ModelFileError
 from imbalance_lab.io import atomic_write_bytes, safe_torch_load, torch_bytes
+from imbalance_lab.models.saved import save_model  # noqa: F401  (the trainer's import, until it moves)
 from imbalance_lab.rundir import CHECKPOINT, NEXT_CHECKPOINT
 from imbalance_lab.rundir import PREVIOUS_CHECKPOINT as PREVIOUS
 
-MODEL_FORMAT = "imbalance-lab-model"
 CHECKPOINT_FORMAT = "imbalance-lab-checkpoint"
-FORMAT_VERSION = 1
+CHECKPOINT_VERSION = 1
 
 
 def save_checkpoint(out_dir: Path, state: dict) -> None:
     """Write ``checkpoint.pt`` atomically, keeping the one before as ``checkpoint.prev.pt``."""
-    data = torch_bytes({"format": CHECKPOINT_FORMAT, "version": FORMAT_VERSION, **state})
+    data = torch_bytes({"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **state})
     current = out_dir / CHECKPOINT
     tmp_final = out_dir / NEXT_CHECKPOINT
     atomic_write_bytes(tmp_final, data)  # raises OutputError on a full disk, nothing replaced
@@ -50,26 +48,3 @@ def load_checkpoint(out_dir: Path, warn=print) -> dict | None:
 def remove_checkpoints(out_dir: Path) -> None:
     for name in (CHECKPOINT, PREVIOUS, NEXT_CHECKPOINT):
         (out_dir / name).unlink(missing_ok=True)
-
-
-def save_model(path: Path, model: torch.nn.Module, meta: dict) -> None:
-    """Weights plus JSON-able metadata (classes, input shape, normalisation, config)."""
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    atomic_write_bytes(
-        path,
-        torch_bytes(
-            {"format": MODEL_FORMAT, "version": FORMAT_VERSION, "state_dict": state, "meta": meta}
-        ),
-    )
-
-
-def load_model_file(path: str | os.PathLike) -> dict:
-    """Read a model file safely; refuse anything that is not ours."""
-    obj = safe_torch_load(path)
-    if not isinstance(obj, dict) or obj.get("format") != MODEL_FORMAT:
-        raise ModelFileError(f"{path} is not an imbalance-lab model file")
-    if obj.get("version") != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path} has model format version {obj.get('version')}; this tool reads {FORMAT_VERSION}"
-        )
-    return obj

@@ -426,3 +426,33 @@ def test_resume_flag_needs_a_run_to_continue(tiny_folder, tmp_path, capsys):
     assert code == 2 and "holds no run to continue" in err
     assert run_cli(args, capsys)[0] == 0
     assert run_cli([*args, "--resume"], capsys)[0] == 0
+
+
+@pytest.mark.parametrize("command", ["predict", "export"])
+def test_a_model_file_naming_code_is_refused_with_exit_2_and_nothing_runs(
+    command, tiny_folder, tmp_path, monkeypatch, capsys
+):
+    import sys
+
+    import torch
+
+    from imbalance_lab.io import torch_bytes
+    from imbalance_lab.models import create_model
+    from imbalance_lab.models.saved import model_meta, save_model
+    from tests.models.user_models import MARKER, install
+
+    install(tmp_path, monkeypatch, "marker_mod", MARKER)
+    model = create_model("article-convnet", num_classes=2)
+    save_model(tmp_path / "ok.pt", model, model_meta(model, classes=("cat", "dog"), image_shape=(3, 32, 32)))  # fmt: skip
+    for name in ("os:system", "marker_mod:make"):
+        obj = torch.load(tmp_path / "ok.pt", weights_only=True)
+        obj["meta"].update(model=name, model_source="factory")
+        (tmp_path / "evil.pt").write_bytes(torch_bytes(obj))
+        args = [command, tmp_path / "evil.pt"] + (
+            [tiny_folder / "test"] if command == "predict" else []
+        )
+        code, out, err = run_cli(args, capsys)
+        assert code == 2 and len(err.strip().splitlines()) == 1
+        assert f"built by the factory '{name}'" in err and "--trust-factory" in err
+    assert "marker_mod" not in sys.modules and not (tmp_path / "IMPORTED").exists()
+    assert not (tmp_path / "evil.onnx").exists()

@@ -38,6 +38,20 @@ def workers_option(f):
     )(f)  # fmt: skip
 
 
+def factory_options(f):
+    """How to rebuild a model file's architecture: a model file is data, never code."""
+    f = click.option(
+        "--trust-factory", is_flag=True,
+        help="Import and run the package.module:function the model file names (only for "
+        "files you trust: naming it with --model is the same).",
+    )(f)  # fmt: skip
+    return click.option(
+        "--model", "factory", metavar="NAME|package.module:function",
+        help="Rebuild the architecture with this registered model or factory (needed for a "
+        "model file made by your own factory, or by fit(model=...)).",
+    )(f)  # fmt: skip
+
+
 def force_option(f):
     return click.option("--force", is_flag=True, help="Replace another run or study in --out.")(f)
 
@@ -480,8 +494,9 @@ def strategies():
     is_flag=True,
     help="Skip corrupt images and count them instead of stopping.",
 )
+@factory_options
 @quiet_option
-def predict(model, paths, out, positive, skip_bad_images, quiet):
+def predict(model, paths, out, positive, skip_bad_images, factory, trust_factory, quiet):
     """Use a saved model (model.pt) on image files or folders; writes a CSV of
     file, predicted class and score.
 
@@ -495,7 +510,10 @@ def predict(model, paths, out, positive, skip_bad_images, quiet):
     from imbalance_lab.io import atomic_write_text
     from imbalance_lab.models.predict import predict_files
 
-    preds, meta, notes = predict_files(model, list(paths), skip_bad_images=skip_bad_images)
+    preds, meta, notes = predict_files(
+        model, list(paths), skip_bad_images=skip_bad_images, factory=factory,
+        trust_factory=trust_factory,
+    )  # fmt: skip
     classes = meta["classes"]
     if positive is not None and positive not in classes:
         raise ConfigError(
@@ -522,6 +540,34 @@ def predict(model, paths, out, positive, skip_bad_images, quiet):
             echo("note: " + what.format(notes[key]))
     if out:
         echo(f"wrote {len(preds)} predictions to {out}")
+
+
+@cli.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option(
+    "--format", "fmt", type=click.Choice(["onnx", "torchscript"]), default="onnx",
+    show_default=True, help="What to write.",
+)  # fmt: skip
+@click.option(
+    "--out", type=click.Path(dir_okay=False),
+    help="File to write (default: beside MODEL, model.onnx or model.torchscript.pt).",
+)  # fmt: skip
+@factory_options
+def export(model, fmt, out, factory, trust_factory):
+    """Export a saved model (model.pt) for a service that does not run this package: the
+    file takes raw uint8 images (N, C, H, W) of the model's input size and returns class
+    probabilities, normalisation inside; the operating point (threshold or tau, positive
+    class, class names) is in its metadata. Test-time augmentation stays a Python-side
+    option of predict. ONNX needs the 'export' extra (pip install 'imbalance-lab[export]').
+
+    \b
+    Example:
+      imbalance-lab export results/weighted/model.pt --format onnx
+    """
+    from imbalance_lab.models.export import export_model
+
+    path = export_model(model, out, fmt=fmt, factory=factory, trust_factory=trust_factory)
+    click.echo(f"wrote {path}")
 
 
 @cli.command()

@@ -29,8 +29,9 @@ from imbalance_lab.data.imbalance import counts_text, ratio_text
 from imbalance_lab.data.sources import data_location
 from imbalance_lab.errors import ConfigError, closest
 from imbalance_lab.evaluation.objectives import SYNTAX, Objective, parse_objective
+from imbalance_lab.models.finetune import BACKBONE_LR_SCALE, FREEZE_BACKBONE
 from imbalance_lab.models.inference import TTA_MODES
-from imbalance_lab.models.registry import MODELS
+from imbalance_lab.models.registry import MODELS, parse_model_name
 from imbalance_lab.params import (
     Param,
     boolean,
@@ -50,6 +51,7 @@ from imbalance_lab.strategies.losses import LOSSES
 from imbalance_lab.strategies.samplers import SAMPLERS
 from imbalance_lab.training.optim import OPTIMIZERS
 from imbalance_lab.training.schedule import SCHEDULES
+from imbalance_lab.training.tracking import LOG_TO, MLFLOW_URI
 
 
 def param(default, help: str, group: str, **spec) -> Any:  # noqa: A002
@@ -69,11 +71,6 @@ def parse_val(value) -> str | float:
         raise ConfigError(
             f"must be 'test', 'none' or a fraction in (0, 1), got {value!r}"
         ) from None
-
-
-def parse_model(value) -> str:
-    MODELS.entry(str(value))  # an unknown name lists the registered ones
-    return str(value)
 
 
 # --- the core settings -------------------------------------------------------------------
@@ -127,8 +124,10 @@ class RunConfig:
     )  # fmt: skip
     # --- model ---
     model: str = param(
-        "article-convnet", "model from the registry (imbalance-lab models)", "model",
-        parse=parse_model, choices=MODELS, strict=False, example="resnet20",
+        "article-convnet",
+        "model from the registry (imbalance-lab models), or your own package.module:function "
+        "taking the number of classes", "model",
+        parse=parse_model_name, choices=MODELS, strict=False, example="resnet20",
     )  # fmt: skip
     faithful: bool = param(
         False, "replay the article's code: softmax fed to cross-entropy, train mode set once",
@@ -353,17 +352,19 @@ def _core_names() -> frozenset[str]:
 
 
 # The registries whose entries declare settings, in the order --help lists them.
-_COMPONENTS = (OPTIMIZERS, SCHEDULES, WEIGHT_SCHEMES, AUGMENT_MODES, LOSSES)
+_COMPONENTS = (MODELS, OPTIMIZERS, SCHEDULES, WEIGHT_SCHEMES, AUGMENT_MODES, LOSSES)
+# Settings a component module declares for itself, not for one registry entry.
+_STANDALONE = (FREEZE_BACKBONE, BACKBONE_LR_SCALE, LOG_TO, MLFLOW_URI)
 
 
 @functools.cache
 def component_params() -> dict[str, Param]:
     found: dict[str, Param] = {}
-    for registry in _COMPONENTS:
-        for p in registry.params():
-            if p.name in _core_names() or (p.name in found and found[p.name] is not p):
-                raise ValueError(f"run parameter {p.name!r} is declared twice")
-            found[p.name] = p
+    declared = [p for registry in _COMPONENTS for p in registry.params()]
+    for p in [*declared, *_STANDALONE]:
+        if p.name in _core_names() or (p.name in found and found[p.name] is not p):
+            raise ValueError(f"run parameter {p.name!r} is declared twice")
+        found[p.name] = p
     return found
 
 

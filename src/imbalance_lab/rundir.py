@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,7 @@ TRIALS = "trials.json"
 BEST = "best.json"
 
 RUN_FILES = (CONFIG, RESULT, LOG, SCORES, SAMPLES, MODEL, CHECKPOINT, PREVIOUS_CHECKPOINT)
+RUN_FOLDERS = (TENSORBOARD, MLRUNS)
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,8 @@ class RunFolder:
                 )
             for name in RUN_FILES:
                 (self.path / name).unlink(missing_ok=True)
+            for name in RUN_FOLDERS:
+                shutil.rmtree(self.path / name, ignore_errors=True)
         atomic_write_json(self.path / CONFIG, config)
 
     def write_scores(self, scores: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from imbalance_lab.errors import ConfigError, ModelFileError
+from imbalance_lab.errors import ModelFileError
 from imbalance_lab.io import torch_bytes
 from imbalance_lab.models import create_model
 from imbalance_lab.models.predict import predict_files
@@ -183,10 +183,6 @@ def test_a_module_passed_to_fit_is_saved_as_an_object_not_as_the_configs_model(
     )
 
 
-@pytest.mark.xfail(
-    strict=True, raises=ConfigError,
-    reason="wiring: config's model param must parse with models.registry.parse_model_name",
-)  # fmt: skip
 def test_a_factory_named_in_the_config_is_saved_as_a_factory(tiny_folder, tmp_path, nets):
     name = f"{nets}:small_net"
     _fit(tiny_folder, tmp_path / "factory", model=name)

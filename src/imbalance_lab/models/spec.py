@@ -9,6 +9,7 @@ holds a mean or a std.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -49,9 +50,7 @@ class InputSpec:
 
     def scale_shift(self, device=None) -> tuple[torch.Tensor, torch.Tensor]:
         """(255 * std, mean / std), shaped (1, C, 1, 1): x_norm = x_uint8 / scale - shift."""
-        mean = torch.tensor(self.mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
-        return std * 255.0, mean / std
+        return _scale_shift(self.mean, self.std, str(torch.device(device or "cpu")))
 
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 (N, C, H, W) -> the float input the model was trained on, on images' device.
@@ -124,3 +123,11 @@ def conventional_head(model: nn.Module) -> str | None:
         if isinstance(getattr(model, name, None), nn.Module):
             return name
     return None
+
+
+@functools.cache
+def _scale_shift(mean, std, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    # Made once per (spec, device): normalising runs for every batch.
+    mean_t = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    std_t = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    return std_t * 255.0, mean_t / std_t

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from imbalance_lab.errors import ModelFileError
 from imbalance_lab.io import atomic_write_bytes, safe_torch_load, torch_bytes
-from imbalance_lab.models.saved import save_model  # noqa: F401  (the trainer's import, until it moves)
 from imbalance_lab.rundir import CHECKPOINT, NEXT_CHECKPOINT
 from imbalance_lab.rundir import PREVIOUS_CHECKPOINT as PREVIOUS
 

@@ -8,20 +8,18 @@ import torch
 from imbalance_lab.data.imageset import ImageSet
 from imbalance_lab.evaluation.metrics import classification_metrics
 from imbalance_lab.models.inference import class_probabilities
+from imbalance_lab.models.spec import InputSpec, spec_of
 
-# The article's Normalize((0.5,)*3, (0.5,)*3): pixels in [0, 255] -> [-1, 1].
-NORM_MEAN, NORM_STD = 0.5, 0.5
 EVAL_BATCH = 500
 
 
-def prepare(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    # uint8 -> float on the device, batch by batch: a quarter of the memory traffic.
-    x = (
-        images.to(device, non_blocking=True)
-        .float()
-        .div_(255.0 * NORM_STD)
-        .sub_(NORM_MEAN / NORM_STD)
-    )
+def prepare(images: torch.Tensor, device: torch.device, spec: InputSpec) -> torch.Tensor:
+    """uint8 batch -> the model's normalised float input on ``device``.
+
+    Pixels travel as uint8 and become float on the device, batch by batch: a quarter of
+    the memory traffic. The normalisation is the model's own (models/spec.py).
+    """
+    x = spec.normalize(images.to(device, non_blocking=True))
     return x.contiguous(memory_format=torch.channels_last)
 
 
@@ -36,9 +34,10 @@ def evaluate(
     """
     model.eval()
     faithful = getattr(model, "faithful", False)
+    spec = spec_of(model, *data.image_shape[:2]).input
     probs, losses = [], []
     for start in range(0, len(data), EVAL_BATCH):
-        x = prepare(data.images[start : start + EVAL_BATCH], device)
+        x = prepare(data.images[start : start + EVAL_BATCH], device, spec)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             p, raw = class_probabilities(model, x, tta=tta, faithful=faithful)
         if loss_fn is not None:

@@ -17,9 +17,10 @@ from torch import nn
 from imbalance_lab.data.imageset import ImageSet
 from imbalance_lab.evaluation.metrics import classification_metrics, score_metrics
 from imbalance_lab.evaluation.thresholds import choose_operating_point, predict_at
-from imbalance_lab.rundir import RunFolder
-from imbalance_lab.training.checkpoint import remove_checkpoints, save_model
-from imbalance_lab.training.evaluate import NORM_MEAN, NORM_STD, evaluate
+from imbalance_lab.models.saved import model_meta, save_model
+from imbalance_lab.rundir import MODEL, RunFolder
+from imbalance_lab.training.checkpoint import remove_checkpoints
+from imbalance_lab.training.evaluate import evaluate
 from imbalance_lab.training.plan import class_counts
 
 SAMPLES_PER_CLASS = 8  # images per class kept for reports: enough to see the classes
@@ -80,6 +81,8 @@ def finish(
     model.eval()
     if s.folder is not None:
         _write(s.folder, cfg, task, model, log, final, scores)
+        scored = {k: (getattr(task, k).labels.numpy(), v) for k, v in scores.items()}
+        s.sinks.on_finish(final, scored, s.folder.path / MODEL)
     return TrainResult(model, log, final, None if s.folder is None else s.folder.path, resumed)
 
 
@@ -108,12 +111,13 @@ def _mock_metrics(s, log: dict) -> dict:
 
 
 def _write(folder: RunFolder, cfg, task, model, log: dict, final: dict, scores: dict) -> None:
-    meta = model_meta(cfg, task)
+    meta = model_meta(model, classes=task.classes, image_shape=task.train.image_shape,
+                      faithful=cfg.faithful, tta=cfg.tta, config=cfg.to_dict())  # fmt: skip
     if "operating_point" in final:
         point = final["operating_point"]
         meta[point["kind"]] = point["value"]
         meta["prior"] = point["prior"]
-    save_model(folder.path / "model.pt", model, meta)
+    save_model(folder.path / MODEL, model, meta)
     folder.write_scores({k: (getattr(task, k).labels.numpy(), v) for k, v in scores.items()})
     folder.write_samples(*sample_images(task.test))
     folder.write_log(log)
@@ -143,19 +147,6 @@ def test_metrics_at(test: ImageSet, test_scores: np.ndarray, point, prior) -> di
         labels, predict_at(test_scores, point, prior), test.num_classes
     )
     return {**metrics, **score_metrics(labels, test_scores)}
-
-
-def model_meta(cfg, task) -> dict:
-    c, h, w = task.train.image_shape
-    return {
-        "model": cfg.model,
-        "faithful": cfg.faithful,
-        "classes": list(task.classes),
-        "input_shape": [c, h, w],
-        "normalize": {"mean": [NORM_MEAN] * c, "std": [NORM_STD] * c},
-        "tta": cfg.tta,
-        "config": cfg.to_dict(),
-    }
 
 
 def finished(out_dir: str | Path, cfg) -> dict | None:

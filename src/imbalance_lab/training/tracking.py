@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from imbalance_lab.errors import ConfigError, closest
-from imbalance_lab.params import Param, name_list, spelled, text
+from imbalance_lab.params import Param, name_list, optional, spelled, text
 from imbalance_lab.registry import Registry
 from imbalance_lab.rundir import MLRUNS, TENSORBOARD
 
@@ -230,7 +230,7 @@ MLFLOW_URI = Param(
     "mlflow_uri", None,
     "MLflow tracking URI for --log-to mlflow; default $MLFLOW_TRACKING_URI, else an SQLite "
     "store in <run>/mlruns",
-    "execution", parse=lambda v: None if v is None else text(v), execution=True, metavar="URI",
+    "execution", parse=optional(text), execution=True, metavar="URI", example="sqlite:///mlflow.db",
 )  # fmt: skip
 
 

@@ -27,6 +27,9 @@ from imbalance_lab.data.task import Task
 from imbalance_lab.errors import TrainingDiverged
 from imbalance_lab.evaluation.metrics import classification_metrics
 from imbalance_lab.models import MajorityClassifier, create_model
+from imbalance_lab.models.finetune import freeze_backbone, param_groups
+from imbalance_lab.models.registry import MODELS
+from imbalance_lab.models.spec import InputSpec, spec_of
 from imbalance_lab.rundir import RunFolder
 from imbalance_lab.strategies.augment import augment_batch
 from imbalance_lab.strategies.class_weights import check_class_weights
@@ -39,6 +42,7 @@ from imbalance_lab.training.optim import create_optimizer
 from imbalance_lab.training.plan import EpochPlan, build_loss
 from imbalance_lab.training.replay import ArticleReplay
 from imbalance_lab.training.schedule import lr_at
+from imbalance_lab.training.tracking import Sinks, open_sinks
 
 
 @dataclass
@@ -53,6 +57,8 @@ class Session:
     loss_fn: nn.Module
     plan: EpochPlan  # each epoch's indices, upsampled copies and augmentation
     folder: RunFolder | None  # where checkpoints and results go; None: nowhere
+    input: InputSpec  # the model's input: size and normalisation
+    sinks: Sinks  # where else the run is logged (--log-to)
     optimizer: torch.optim.Optimizer | None = None  # None for the mock model
     average: WeightAverage | None = None  # .scored is what is validated, scored and saved
     gen: torch.Generator | None = None  # data order and augmentation draws
@@ -86,6 +92,12 @@ def fit(
     pruner there); ``evaluate_test=False`` leaves the test split untouched.
     """
     s = _open(cfg, task, model, out_dir, force, warn)
+    with s.sinks:
+        return _loop(s, progress, desc, on_epoch, evaluate_test, warn)
+
+
+def _loop(s: Session, progress: bool, desc: str, on_epoch, evaluate_test: bool, warn):
+    cfg, task = s.cfg, s.task
     if s.optimizer is None:  # the mock model: nothing to learn by gradient
         s.model.fit(task.train.labels)
         return finish(s, _new_log(), resumed=0, evaluate_test=evaluate_test)
@@ -110,6 +122,8 @@ def fit(
                                for k in ("accuracy", "recall") if k in val_metrics})  # fmt: skip
             if s.folder is not None:
                 save_checkpoint(s.folder.path, _state(s, epoch + 1, log))
+            s.sinks.on_epoch(epoch + 1, {"train": train_metrics, "val": val_metrics},
+                             s.optimizer.param_groups[-1]["lr"])  # fmt: skip
             if on_epoch is not None:
                 on_epoch(epoch, val_metrics)
     finally:
@@ -135,9 +149,10 @@ def _train_epoch(s: Session, epoch: int, bar, desc: str) -> tuple[dict, list[flo
         mask = s.plan.augment_mask(copies[batch])
         if mask is not None and mask.any():
             images = augment_batch(images, s.plan.augment, s.gen, mask)
+        rate = lr_at(cfg, epoch, b, s.plan.batches)
         for group in s.optimizer.param_groups:
-            group["lr"] = lr_at(cfg, epoch, b, s.plan.batches)
-        x, y = prepare(images, s.device), train.labels[idx].to(s.device)
+            group["lr"] = rate * group["lr_scale"]
+        x, y = prepare(images, s.device, s.input), train.labels[idx].to(s.device)
         compiling = s.step.compiles_on(x)
         if compiling:
             bar.set_description(f"{desc} (compiling, ~40 s)")
@@ -181,21 +196,34 @@ def _open(cfg, task: Task, model, out_dir, force: bool, warn) -> Session:
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     train = task.train
+    folder = RunFolder(out_dir) if out_dir is not None else None
+    c, h, _ = train.image_shape
     if model is None:  # a caller may bring its own module (e.g. an ablation of the article's net)
-        c, h, _ = train.image_shape
+        settings = {p.name: getattr(cfg, p.name) for p in MODELS.params()}
+        if folder is not None and folder.has_checkpoint():
+            settings["pretrained"] = None  # the checkpoint's weights replace them anyway
         model = create_model(cfg.model, num_classes=train.num_classes, in_channels=c,
-                             image_size=h, faithful=cfg.faithful)  # fmt: skip
+                             image_size=h, faithful=cfg.faithful, **settings)  # fmt: skip
+    spec = spec_of(model, c, h)
+    for note in spec.notes:
+        warn(f"note: {note}")
     model = model.to(device, memory_format=torch.channels_last)
     if cfg.class_weights is not None:
         check_class_weights(cfg.class_weights, train.classes)
     s = Session(cfg, task, device, use_bf16(cfg.bf16, device), model,
-                build_loss(cfg, train).to(device), EpochPlan(cfg, train.labels),
-                RunFolder(out_dir) if out_dir is not None else None)  # fmt: skip
+                build_loss(cfg, train).to(device), EpochPlan(cfg, train.labels), folder,
+                spec.input, Sinks([]))  # fmt: skip
     if s.folder is not None:  # claimed only once the config has proved usable
         s.folder.claim(cfg.to_dict(), cfg.identity_of, force)
+        s.sinks = open_sinks(cfg.log_to, folder.path, classes=task.classes,
+                             config=cfg.to_dict(), mlflow_uri=cfg.mlflow_uri)  # fmt: skip
+    elif cfg.log_to:
+        open_sinks(cfg.log_to, None, classes=task.classes, config=cfg.to_dict())  # says why not
     if isinstance(model, MajorityClassifier):
         return s
-    s.optimizer = create_optimizer(cfg, model.parameters())
+    if cfg.freeze_backbone:
+        freeze_backbone(model)
+    s.optimizer = create_optimizer(cfg, param_groups(model, cfg.backbone_lr_scale))
     s.average = WeightAverage(model, cfg.ema)
     s.gen = torch.Generator().manual_seed(cfg.seed)
     s.replay = ArticleReplay(len(train), s.gen) if cfg.faithful else None

@@ -104,6 +104,21 @@ def check_sink(name, obj, tiny_folder):
     assert obj.module and obj.extra
 
 
+def check_mix(name, obj, tiny_folder):
+    images = torch.randint(0, 256, (6, 3, 8, 8), dtype=torch.uint8)
+    mixed = obj(images, torch.tensor([0, 1, 2, 0, 1, 2]), 3, torch.Generator().manual_seed(0))
+    assert mixed.images.shape == images.shape and mixed.images.dtype == torch.uint8
+    assert torch.allclose(mixed.target.sum(dim=1), torch.ones(6)) and 0 <= mixed.lam <= 1
+
+
+def check_auto_augment(name, obj, tiny_folder):
+    from imbalance_lab.strategies.autoaugment import auto_augment_batch
+
+    images = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
+    out = auto_augment_batch(images, obj(), torch.Generator().manual_seed(0))
+    assert out.shape == images.shape and out.dtype == torch.uint8
+
+
 def check_preset(name, obj, tiny_folder):
     cfg = resolve_config(preset=lambda given: preset_values(name, given), flags={"data": "x"})
     assert cfg.objective is not None and cfg.val != "test"  # a preset is comparable
@@ -120,6 +135,8 @@ CONTRACTS = {
     "optimiser": check_optimizer,
     "lr schedule": check_schedule,
     "augmentation": check_augmentation,
+    "batch mix": check_mix,
+    "automatic augmentation": check_auto_augment,
     "preset": check_preset,
     "log sink": check_sink,
 }

@@ -76,3 +76,41 @@ def test_score_metrics_match_sklearn(num_classes):
     else:
         assert got["roc_auc"] == pytest.approx(skm.roc_auc_score(y_true, scores, multi_class="ovr"))
         assert 0 < got["average_precision"] <= 1
+
+
+CIFAR10_LT = [5000, 2997, 1796, 1077, 645, 387, 232, 139, 83, 50]
+
+
+def test_shot_groups_of_liu_et_al_leave_cifar10_lt_without_few_shot_classes():
+    from imbalance_lab.evaluation.metrics import SHOT_SPLITS, shot_accuracy
+
+    acc = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0]
+    groups = shot_accuracy(acc, CIFAR10_LT, *SHOT_SPLITS["liu2019"])
+    assert groups["many_classes"] == [0, 1, 2, 3, 4, 5, 6, 7]  # > 100 images
+    assert groups["medium_classes"] == [8, 9]  # 83 and 50
+    assert groups["few"] is None and groups["few_classes"] == []
+    assert groups["many"] == pytest.approx((0.9 + 0.8 + 0.7 + 0.6 + 0.5 + 0.4 + 0.3 + 0.2) / 8)
+    assert groups["medium"] == pytest.approx(0.05)
+
+
+def test_cifar10_lt_shot_groups_split_rho_100_three_four_three():
+    from imbalance_lab.evaluation.metrics import SHOT_SPLITS, shot_accuracy
+
+    acc = [1.0, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5, 0.0, 0.25, 0.5]
+    groups = shot_accuracy(acc, CIFAR10_LT, *SHOT_SPLITS["cifar10-lt"])
+    assert (groups["many"], groups["medium"], groups["few"]) == (1.0, 0.5, 0.25)
+    assert [len(groups[f"{k}_classes"]) for k in ("many", "medium", "few")] == [3, 4, 3]
+    rho10 = [int(5000 * 0.1 ** (i / 9)) for i in range(10)]
+    groups = shot_accuracy(acc, rho10, *SHOT_SPLITS["cifar10-lt"])
+    assert groups["few"] is None  # a tail of 500 images is not few-shot
+
+
+def test_shot_groups_bounds_are_inclusive_for_medium_and_inputs_are_checked():
+    from imbalance_lab.evaluation.metrics import shot_accuracy
+
+    groups = shot_accuracy([1.0, 0.0, 0.5], [101, 100, 20], many_above=100, few_below=20)
+    assert groups["many_classes"] == [0] and groups["medium_classes"] == [1, 2]
+    with pytest.raises(ValueError, match="one accuracy and one training count per class"):
+        shot_accuracy([1.0], [1, 2])
+    with pytest.raises(ValueError, match="few_below"):
+        shot_accuracy([1.0], [1], many_above=10, few_below=20)

@@ -189,3 +189,14 @@ def test_a_factory_named_in_the_config_is_saved_as_a_factory(tiny_folder, tmp_pa
     with pytest.raises(ModelFileError, match="--trust-factory"):
         load_saved_model(tmp_path / "factory" / "model.pt")
     assert load_saved_model(tmp_path / "factory" / "model.pt", factory=name)[1]["model"] == name
+
+
+@pytest.mark.parametrize(("name", "params"), [("resnet20", {"head": "cosine", "width": 8}),
+                                              ("glmc-resnet32", {"width": 8})])  # fmt: skip
+def test_a_resnet_is_rebuilt_with_its_head_and_width(tmp_path, name, params):
+    model = create_model(name, num_classes=2, **params)
+    _save(tmp_path / "model.pt", model)
+    loaded, meta = load_saved_model(tmp_path / "model.pt")
+    assert meta["model_params"] == params
+    spec = loaded.model_spec.input
+    assert torch.equal(_outputs(loaded, spec), _outputs(model, spec))

@@ -13,6 +13,7 @@ from imbalance_lab.models.factory import (
     import_factory,
     is_factory_reference,
 )
+from imbalance_lab.models.heads import resolve_head
 from imbalance_lab.models.spec import (
     ARTICLE_MEAN,
     ARTICLE_STD,
@@ -59,7 +60,9 @@ def create_model(
 
     ``params`` are run parameters by name; a registered model receives those its entry
     declares (others are ignored, so a caller may pass all it has), each at its default
-    when absent.
+    when absent. A ``head`` of "auto" becomes the head the run's ``loss`` expects
+    (models/heads.py: cosine for LDAM), linear when no loss is given; the spec records
+    the values used, so a saved model is rebuilt with them.
     """
     if is_factory_reference(name):
         model = build_from_factory(
@@ -73,11 +76,14 @@ def create_model(
         p.name: p.coerce(params[p.name]) if params.get(p.name) is not None else p.default
         for p in entry.params
     }
+    if values.get("head") == "auto":
+        values["head"] = resolve_head("auto", str(params.get("loss") or ""))
     model = entry.obj(
         num_classes=num_classes, in_channels=in_channels, image_size=image_size,
         faithful=faithful, **values,
     )  # fmt: skip
     if not isinstance(getattr(model, "model_spec", None), ModelSpec):
         inp = InputSpec.uniform(in_channels, image_size, ARTICLE_MEAN, ARTICLE_STD)
-        attach_spec(model, ModelSpec(name, "registry", inp, head=conventional_head(model)))
+        spec = ModelSpec(name, "registry", inp, params=values, head=conventional_head(model))
+        attach_spec(model, spec)
     return model

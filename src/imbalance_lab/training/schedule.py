@@ -7,6 +7,8 @@ over ``warmup_epochs`` comes first, whatever the schedule (``lr_decay``) after i
 
 from __future__ import annotations
 
+import math
+
 from imbalance_lab.errors import ConfigError
 from imbalance_lab.params import Param
 from imbalance_lab.registry import Registry
@@ -57,6 +59,27 @@ def _linear(cfg, epoch: int, progress: float) -> float:
     # Li, Yumer & Ramanan 2020, "Budgeted Training" (ICLR).
     start = min(cfg.warmup_epochs, cfg.epochs)
     return max(0.0, 1.0 - (progress - start) / max(cfg.epochs - start, 1e-9))
+
+
+def _cosine_done(cfg, progress: float) -> float:
+    start = min(cfg.warmup_epochs, cfg.epochs)
+    return min(max((progress - start) / max(cfg.epochs - start, 1e-9), 0.0), 1.0)
+
+
+@SCHEDULES.register(
+    "cosine", "half a cosine from lr down to 0 at the end (Loshchilov & Hutter 2017, SGDR)"
+)
+def _cosine(cfg, epoch: int, progress: float) -> float:
+    # SGDR's eq. 5 without restarts: (1 + cos(pi T_cur / T)) / 2, updated every batch.
+    return 0.5 * (1.0 + math.cos(math.pi * _cosine_done(cfg, progress)))
+
+
+@SCHEDULES.register(
+    "cosine-epochs", "cosine held for whole epochs: CosineAnnealingLR stepped per epoch (GLMC)"
+)
+def _cosine_epochs(cfg, epoch: int, progress: float) -> float:
+    # torch's CosineAnnealingLR(T_max=epochs) stepped once per epoch, GLMC's CIFAR schedule.
+    return 0.5 * (1.0 + math.cos(math.pi * _cosine_done(cfg, float(max(epoch, 0)))))
 
 
 def lr_at(cfg, epoch: int, batch: int, batches_per_epoch: int) -> float:

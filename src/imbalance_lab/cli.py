@@ -262,12 +262,12 @@ def train(out, force, resume, quiet, config_file, print_config, **run):
     # Under torchrun, every rank trains and rank 0 alone writes and talks.
     dist = init_from_env(resolve_device(cfg.device))
     try:
-        _train(cfg, run_dir, force, resume, quiet or not dist.is_main)
+        _train(cfg, run_dir, force, resume, quiet or not dist.is_main, talk=dist.is_main)
     finally:
         cleanup()
 
 
-def _train(cfg, run_dir: Path, force: bool, resume: bool, quiet: bool) -> None:
+def _train(cfg, run_dir: Path, force: bool, resume: bool, quiet: bool, talk: bool) -> None:
     from imbalance_lab.data.task import build_task
     from imbalance_lab.rundir import RunFolder
     from imbalance_lab.training.trainer import finished, fit
@@ -291,7 +291,7 @@ def _train(cfg, run_dir: Path, force: bool, resume: bool, quiet: bool) -> None:
     else:
         _echo(quiet)(f"{run_dir} holds this finished run; showing its result")
         final = done["final"]
-    if not quiet:
+    if talk:
         _print_final(final)
         click.echo(f"wrote {run_dir}/ (model.pt, log.json, result.json)")
 

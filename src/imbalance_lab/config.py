@@ -43,12 +43,14 @@ from imbalance_lab.params import (
     text,
 )
 from imbalance_lab.strategies.augment import AUGMENT_MODES
+from imbalance_lab.strategies.autoaugment import AUTO_AUGMENTS
 from imbalance_lab.strategies.class_weights import (
     WEIGHT_SCHEMES,
     check_class_weights,
     parse_class_weights,
 )
 from imbalance_lab.strategies.losses import LOSSES
+from imbalance_lab.strategies.mix import MIXES
 from imbalance_lab.strategies.samplers import SAMPLERS
 from imbalance_lab.training.optim import OPTIMIZERS
 from imbalance_lab.training.schedule import SCHEDULES
@@ -194,6 +196,16 @@ class RunConfig:
     loss: str = param(
         "weighted-ce", "loss from the registry", "strategies", parse=text, choices=LOSSES,
         example="focal",
+    )  # fmt: skip
+    auto_augment: str | None = param(
+        None, "an automatic augmentation policy applied to each training image, after the "
+        "crop and flip", "strategies", parse=optional(text), choices=AUTO_AUGMENTS,
+        example="trivialaugment",
+    )  # fmt: skip
+    mix: str | None = param(
+        None, "mix each training batch with a permutation of itself; the losses take the mixed "
+        "labels, the prior-based ones with the training prior", "strategies",
+        parse=optional(text), choices=MIXES, example="cutmix",
     )  # fmt: skip
     # --- operating point and evaluation ---
     objective: Objective | None = param(
@@ -345,6 +357,8 @@ def _check_combinations(cfg: RunConfig) -> None:
            f"--lr-steps belong to --lr-decay steps; give them or --lr-decay {cfg.lr_decay}, not both")  # fmt: skip
     _check(cfg.ema is None or not cfg.faithful,
            "--ema and --faithful do not mix: the article trained and scored one set of weights")  # fmt: skip
+    _check((cfg.auto_augment is None and cfg.mix is None) or not cfg.faithful,
+           "--auto-augment and --mix do not mix with --faithful: the article used neither")  # fmt: skip
     _check(cfg.sampler is None or not cfg.faithful,
            f"--faithful replays the article's single fixed data order, which --sampler {cfg.sampler} "
            "would not change; drop one of them")  # fmt: skip
@@ -371,7 +385,9 @@ def _core_names() -> frozenset[str]:
 
 
 # The registries whose entries declare settings, in the order --help lists them.
-_COMPONENTS = (MODELS, OPTIMIZERS, SCHEDULES, WEIGHT_SCHEMES, AUGMENT_MODES, LOSSES)
+_COMPONENTS = (
+    MODELS, OPTIMIZERS, SCHEDULES, WEIGHT_SCHEMES, AUGMENT_MODES, AUTO_AUGMENTS, MIXES, LOSSES,
+)  # fmt: skip
 # Settings a component module declares for itself, not for one registry entry.
 _STANDALONE = (FREEZE_BACKBONE, BACKBONE_LR_SCALE, LOG_TO, MLFLOW_URI)
 

@@ -73,6 +73,8 @@ class Param:
         if value is None:
             return None
         where = self.flag if source is None else f"{self.name} in {source}"
+        if str(value).strip().lower() in getattr(self.parse, "none", ()):
+            return None  # an optional setting switched off, e.g. --sampler none
         names = self.choice_names() if self.strict else None
         if names is not None and str(value) not in names:
             text = str(value)
@@ -176,7 +178,7 @@ def optional(parse: Callable[[Any], Any], *, none: tuple[str, ...] = ("none",)):
             return None
         return parse(value)
 
-    parse_optional.inner = parse
+    parse_optional.inner, parse_optional.none = parse, none
     return parse_optional
 
 

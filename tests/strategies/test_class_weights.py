@@ -90,7 +90,7 @@ def test_normalized_weights_sum_to_one_with_the_same_ratios(name):
             "balance",
             [5, 5],
             {},
-            "unknown class weight scheme 'balance' \\(did you mean 'balanced'\\?\\)",
+            "unknown weight scheme 'balance' \\(did you mean 'balanced'\\?\\)",
         ),
         ("inverse", [5, 5], {}, "choose from: balanced, effective-number"),
         ("effective-number", [5, 5], {"beta": 1.0}, "beta must be a number in \\[0, 1\\); got 1.0"),

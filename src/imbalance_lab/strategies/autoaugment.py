@@ -24,9 +24,7 @@ from torchvision.transforms import v2
 from imbalance_lab.params import Param, integer
 from imbalance_lab.registry import Registry
 
-# RANDAUGMENT_OPS and RANDAUGMENT_MAGNITUDE are randaugment's own settings: they go on its
-# entry (params=(...)) once config lists this registry among its components, since every
-# entry's params must be run parameters (tests/test_registry.py).
+# Automatic augmentation policies by name (--auto-augment); randaugment has settings.
 AUTO_AUGMENTS = Registry("automatic augmentation")
 
 RANDAUGMENT_OPS = Param(
@@ -48,8 +46,9 @@ def trivialaugment() -> v2.Transform:
 
 
 @AUTO_AUGMENTS.register(
-    "randaugment", "RandAugment: N random ops at strength M (Cubuk et al. 2020)"
-)
+    "randaugment", "RandAugment: N random ops at strength M (Cubuk et al. 2020)",
+    params=(RANDAUGMENT_OPS, RANDAUGMENT_MAGNITUDE),
+)  # fmt: skip
 def randaugment(*, randaugment_ops: int = 2, randaugment_magnitude: int = 9) -> v2.Transform:
     return v2.RandAugment(num_ops=randaugment_ops, magnitude=randaugment_magnitude)
 

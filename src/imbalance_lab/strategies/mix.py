@@ -129,9 +129,7 @@ def cutmix(
     )
 
 
-# Batch mixes by name. MIX_ALPHA is their own setting: it goes on both entries
-# (params=(MIX_ALPHA,)) once config lists this registry among its components, since every
-# entry's params must be run parameters (tests/test_registry.py).
+# Batch mixes by name (--mix), with their own setting MIX_ALPHA.
 MIXES = Registry("batch mix")
 MIX_ALPHA = Param(
     "mix_alpha", 1.0,
@@ -139,8 +137,10 @@ MIX_ALPHA = Param(
     "strategies", parse=number(above=0), example="0.4",
 )  # fmt: skip
 MIXES.add(
-    "mixup", mixup, "mixup: blend each image and its label with a partner's (Zhang et al. 2018)"
-)
+    "mixup", mixup, "mixup: blend each image and its label with a partner's (Zhang et al. 2018)",
+    params=(MIX_ALPHA,),
+)  # fmt: skip
 MIXES.add(
-    "cutmix", cutmix, "cutmix: paste a box of a partner image, labels by area (Yun et al. 2019)"
-)
+    "cutmix", cutmix, "cutmix: paste a box of a partner image, labels by area (Yun et al. 2019)",
+    params=(MIX_ALPHA,),
+)  # fmt: skip

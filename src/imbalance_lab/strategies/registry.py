@@ -53,6 +53,11 @@ register_strategy(
     "ldam-drw", "LDAM margins, deferred re-weighting from 80 % of the epochs (Cao et al. 2019)",
     loss="ldam", drw_at=0.8,
 )  # fmt: skip
+register_strategy(
+    "cb-focal",
+    "class-balanced sigmoid focal loss, effective-number weights (Cui et al. 2019)",
+    loss="cb-focal",
+)
 
 
 def strategy_names() -> list[str]:

@@ -17,6 +17,7 @@ global batch.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -25,13 +26,18 @@ from imbalance_lab.data.imageset import ImageSet
 from imbalance_lab.data.streaming import ImageDataset, epoch_keys, make_loader
 from imbalance_lab.data.transforms import per_image_augment, train_transform
 from imbalance_lab.strategies.augment import AugmentConfig, augment_batch
+from imbalance_lab.strategies.autoaugment import auto_augment_batch
 
 
-def epoch_batches(
-    s, order: torch.Tensor, copies: torch.Tensor, epoch: int
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """(uint8 images, labels, indices into the training set) of this rank's part of each
-    batch, in the epoch's ``order``."""
+class Batch(NamedTuple):
+    images: torch.Tensor  # uint8 (N, C, H, W), augmented (and mixed)
+    labels: torch.Tensor  # the images' classes (for the training accuracy)
+    targets: torch.Tensor  # what the loss is taken against: labels, or mixed (N, C) targets
+    indices: torch.Tensor  # positions in the training set
+
+
+def epoch_batches(s, order: torch.Tensor, copies: torch.Tensor, epoch: int) -> Iterator[Batch]:
+    """This rank's part of each batch, in the epoch's ``order``."""
     train, size = s.task.train, s.task.train.image_shape[1]
     if isinstance(train, ImageSet) and not per_image_augment(size):
         yield from _from_memory(s, train, order, copies)
@@ -48,10 +54,10 @@ def _from_memory(s, train: ImageSet, order, copies):
         mask = s.plan.augment_mask(copies[batch])
         if mask is not None and mask.any():
             images = augment_batch(images, s.plan.augment, s.gen, mask)
-        labels = train.labels[idx]
-        if world > 1:  # the whole batch is augmented on every rank, so all draw alike
-            images, labels, idx = images[rank::world], labels[rank::world], idx[rank::world]
-        yield images, labels, idx
+        batch_ = _policy_and_mix(s, s.gen, images, train.labels[idx], copies[batch], idx)
+        if world > 1:  # the whole batch is drawn on every rank, so all draw alike
+            batch_ = Batch(*(part[rank::world] for part in batch_))
+        yield batch_
 
 
 def _through_loader(s, train, order, copies, epoch: int):
@@ -67,12 +73,24 @@ def _through_loader(s, train, order, copies, epoch: int):
     loader = make_loader(data, batches=parts, workers=cfg.loader_workers, device=s.device)
     batched = _batched_extras(s.plan.augment, per_image)
     for b, (images, labels) in enumerate(loader):
-        if batched is not None and mask is not None:
-            part_mask = mask[b * cfg.batch_size : (b + 1) * cfg.batch_size][rank::world]
-            if part_mask.any():
-                images = augment_batch(images, batched, _batch_generator(cfg.seed, epoch, b),
-                                       part_mask)  # fmt: skip
-        yield images, labels, torch.tensor([i for i, _ in parts[b]], dtype=torch.long)
+        gen = _batch_generator(cfg.seed, epoch, b)
+        part_copies = copies[b * cfg.batch_size : (b + 1) * cfg.batch_size][rank::world]
+        part_mask = None if mask is None else mask[b * cfg.batch_size : (b + 1) * cfg.batch_size][rank::world]  # fmt: skip
+        if batched is not None and part_mask is not None and part_mask.any():
+            images = augment_batch(images, batched, gen, part_mask)
+        idx = torch.tensor([i for i, _ in parts[b]], dtype=torch.long)
+        yield _policy_and_mix(s, gen, images, labels, part_copies, idx)
+
+
+def _policy_and_mix(s, gen, images, labels, copies, idx) -> Batch:
+    """The automatic augmentation policy, then the batch mix, when the run asks for them."""
+    if s.plan.policy is not None:
+        images = auto_augment_batch(images, s.plan.policy, gen, s.plan.policy_mask(copies))
+    targets = labels
+    if s.plan.mix is not None:
+        mixed = s.plan.mix(images, labels, s.task.train.num_classes, gen)
+        images, targets = mixed.images, mixed.target
+    return Batch(images, labels, targets, idx)
 
 
 def _batched_extras(augment: AugmentConfig | None, per_image: bool) -> AugmentConfig | None:

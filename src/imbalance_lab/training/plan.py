@@ -12,8 +12,10 @@ from torch import nn
 
 from imbalance_lab.data.imageset import ImageSet
 from imbalance_lab.strategies.augment import AUGMENT_MODES, AugmentConfig
+from imbalance_lab.strategies.autoaugment import AUTO_AUGMENTS
 from imbalance_lab.strategies.class_weights import WEIGHT_SCHEMES, class_weight_scheme
 from imbalance_lab.strategies.losses import LOSSES, create_loss
+from imbalance_lab.strategies.mix import MIXES
 from imbalance_lab.strategies.samplers import SAMPLERS
 
 
@@ -45,6 +47,18 @@ class EpochPlan:
             self.augment = AugmentConfig(
                 crop_pad=4, pad_mode=cfg.pad_mode, flip=True, jitter=cfg.jitter, cutout=cfg.cutout
             )
+        # An automatic policy after the crop and flip, and a mix of each batch with itself.
+        self.policy = None
+        if cfg.auto_augment is not None:
+            self.policy = AUTO_AUGMENTS.get(cfg.auto_augment)(
+                **_settings(AUTO_AUGMENTS, cfg.auto_augment, cfg)
+            )
+        self.mix = None
+        if cfg.mix is not None:
+            mix, settings = MIXES.get(cfg.mix), _settings(MIXES, cfg.mix, cfg)
+            self.mix = lambda images, labels, classes, gen: mix(
+                images, labels, classes, gen, alpha=settings["mix_alpha"]
+            )
 
     def __len__(self) -> int:
         return len(self.base) if self.weighted is None else self.weighted.num_samples_
@@ -66,6 +80,11 @@ class EpochPlan:
     def augment_mask(self, copies: torch.Tensor) -> torch.Tensor | None:
         """Which images of a batch to augment (None: none)."""
         return self.which(copies)
+
+    def policy_mask(self, copies: torch.Tensor) -> torch.Tensor:
+        """Which images the automatic policy transforms: those augmented, or all of them."""
+        mask = self.which(copies)
+        return torch.ones_like(copies) if mask is None else mask
 
 
 def _settings(registry, name: str, cfg) -> dict:

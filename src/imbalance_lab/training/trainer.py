@@ -157,11 +157,11 @@ def _train_epoch(s: Session, epoch: int, bar, desc: str) -> tuple[dict, list[flo
     if hasattr(s.loss_fn, "set_epoch"):  # LDAM's deferred re-weighting
         s.loss_fn.set_epoch(epoch)
     losses, preds, seen = [], [], []
-    for b, (images, labels, _) in enumerate(epoch_batches(s, order, copies, epoch)):
+    for b, (images, labels, targets, _) in enumerate(epoch_batches(s, order, copies, epoch)):
         rate = lr_at(cfg, epoch, b, s.plan.batches)
         for group in s.optimizer.param_groups:
             group["lr"] = rate * group["lr_scale"]
-        x, y = prepare(images, s.device, s.input), labels.to(s.device)
+        x, y = prepare(images, s.device, s.input), targets.to(s.device)
         compiling = s.step.compiles_on(x)
         if compiling:
             bar.set_description(f"{desc} (compiling, ~40 s)")
@@ -222,6 +222,7 @@ def _open(cfg, task: Task, model, out_dir, force: bool, warn) -> Session:
     c, h, _ = train.image_shape
     if model is None:  # a caller may bring its own module (e.g. an ablation of the article's net)
         settings = {p.name: getattr(cfg, p.name) for p in MODELS.params()}
+        settings["loss"] = cfg.loss  # head "auto": LDAM's normalised classifier with its loss
         if folder is not None and folder.has_checkpoint():
             settings["pretrained"] = None  # the checkpoint's weights replace them anyway
         model = create_model(cfg.model, num_classes=train.num_classes, in_channels=c,

@@ -19,6 +19,8 @@ COMMANDS = [["train"], ["compare"], ["sweep"], ["reproduce", "article"]]
 # Settings that make every example valid together: a calibration split (for --objective)
 # and an augmentation (for --jitter, --cutout); dropped when they are the parameter tested.
 BASE = {"val": "0.2", "augment": "all"}
+# What an example needs beside it to be a valid config.
+NEEDS = {"step": {"model": "glmc-resnet32"}}
 
 
 def _toml_literal(value) -> str:
@@ -56,7 +58,7 @@ def test_every_parameter_has_a_usable_declaration():
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 @pytest.mark.parametrize("p", params(), ids=lambda p: p.name)
 def test_a_parameter_as_flag_and_as_toml_key_resolves_the_same(command, p, tmp_path, capsys):
-    base = {k: v for k, v in BASE.items() if k != p.name}
+    base = {k: v for k, v in {**BASE, **NEEDS.get(p.name, {})}.items() if k != p.name}
     base_args = [a for k, v in base.items() for a in (f"--{k}", v)]
     by_flag = _resolved(command, base_args + _flag_args(p, p.example), capsys)
     toml = tmp_path / "run.toml"

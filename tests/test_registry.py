@@ -119,6 +119,18 @@ def check_auto_augment(name, obj, tiny_folder):
     assert out.shape == images.shape and out.dtype == torch.uint8
 
 
+def check_step(name, obj, tiny_folder):
+    if name == "standard":
+        assert obj is None  # the trainer's own step
+        return
+    model = create_model("glmc-resnet32", num_classes=3)
+    step = obj([30, 10, 5], prepare=lambda images: images.float() / 255)
+    images = torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8)
+    loss = step(model, images, torch.tensor([0, 1, 2] * 2), torch.Generator().manual_seed(0), 0.5)
+    loss.backward()
+    assert torch.isfinite(loss) and step.outputs.shape == (6, 3)
+
+
 def check_preset(name, obj, tiny_folder):
     cfg = resolve_config(preset=lambda given: preset_values(name, given), flags={"data": "x"})
     assert cfg.objective is not None and cfg.val != "test"  # a preset is comparable
@@ -137,6 +149,7 @@ CONTRACTS = {
     "augmentation": check_augmentation,
     "batch mix": check_mix,
     "automatic augmentation": check_auto_augment,
+    "training step": check_step,
     "preset": check_preset,
     "log sink": check_sink,
 }

@@ -54,6 +54,7 @@ from imbalance_lab.strategies.mix import MIXES
 from imbalance_lab.strategies.samplers import SAMPLERS
 from imbalance_lab.training.optim import OPTIMIZERS
 from imbalance_lab.training.schedule import SCHEDULES
+from imbalance_lab.training.steps import STEPS
 from imbalance_lab.training.tracking import LOG_TO, MLFLOW_URI
 
 
@@ -201,6 +202,11 @@ class RunConfig:
         None, "an automatic augmentation policy applied to each training image, after the "
         "crop and flip", "strategies", parse=optional(text), choices=AUTO_AUGMENTS,
         example="trivialaugment",
+    )  # fmt: skip
+    step: str = param(
+        "standard", "how a batch becomes a loss: the standard step, or a method's own "
+        "(glmc: with --model glmc-resnet32)", "strategies", parse=text, choices=STEPS,
+        example="glmc",
     )  # fmt: skip
     mix: str | None = param(
         None, "mix each training batch with a permutation of itself; the losses take the mixed "
@@ -359,6 +365,12 @@ def _check_combinations(cfg: RunConfig) -> None:
            "--ema and --faithful do not mix: the article trained and scored one set of weights")  # fmt: skip
     _check((cfg.auto_augment is None and cfg.mix is None) or not cfg.faithful,
            "--auto-augment and --mix do not mix with --faithful: the article used neither")  # fmt: skip
+    if cfg.step == "glmc":
+        _check(cfg.model == "glmc-resnet32",
+               "--step glmc trains GLMC's two heads and projector: use --model glmc-resnet32")  # fmt: skip
+        _check(cfg.mix is None and cfg.auto_augment is None and not cfg.compile,
+               "--step glmc mixes and augments its own two views, eagerly: drop --mix, "
+               "--auto-augment and --compile")  # fmt: skip
     _check(cfg.sampler is None or not cfg.faithful,
            f"--faithful replays the article's single fixed data order, which --sampler {cfg.sampler} "
            "would not change; drop one of them")  # fmt: skip
@@ -386,7 +398,8 @@ def _core_names() -> frozenset[str]:
 
 # The registries whose entries declare settings, in the order --help lists them.
 _COMPONENTS = (
-    MODELS, OPTIMIZERS, SCHEDULES, WEIGHT_SCHEMES, AUGMENT_MODES, AUTO_AUGMENTS, MIXES, LOSSES,
+    MODELS, OPTIMIZERS, SCHEDULES, WEIGHT_SCHEMES, AUGMENT_MODES, AUTO_AUGMENTS, MIXES, STEPS,
+    LOSSES,
 )  # fmt: skip
 # Settings a component module declares for itself, not for one registry entry.
 _STANDALONE = (FREEZE_BACKBONE, BACKBONE_LR_SCALE, LOG_TO, MLFLOW_URI)

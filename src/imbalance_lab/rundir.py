@@ -4,8 +4,8 @@ A run folder is the contract between the code that trains (which writes it) and 
 code that reports (which only reads it). Nothing else names these files.
 
     config.json        the resolved config (RunConfig.to_dict)
-    result.json        {"version", "config", "final", "data", "world_size"}; written last:
-                       a folder with a result.json holds a finished run
+    result.json        {"version", "config", "final", "data", "world_size", "machine"}; written
+                       last: a folder with a result.json holds a finished run
     log.json           per-batch losses and per-epoch metrics ("<split>_<metric>_per_epoch")
     scores.npz         class probabilities and labels: "<split>_scores", "<split>_labels"
                        for split in val, test (test absent when the run did not score it)
@@ -65,6 +65,7 @@ TENSORBOARD = "tensorboard"  # a folder
 MLRUNS = "mlruns"  # a folder
 STUDY = "study.json"  # a study folder (reproduce, compare, sweep, benchmark), not a run folder
 ARTICLE = "article.json"
+BENCHMARK = "benchmark.json"  # a benchmark's summary: top-1, shot groups, wall time per method
 RANKING = "compare.json"
 SWEEP = "sweep.json"
 TRIALS = "trials.json"

@@ -37,12 +37,12 @@ def interval95(values: list[float]) -> tuple[float, float]:
     return m - half, m + half
 
 
-def fmt_mean_std(values: list[float]) -> str:
+def fmt_mean_std(values: list[float], digits: int = 3) -> str:
     """``mean ± std`` over seeds; the mean alone for one seed."""
     if not values:
         return "–"
     m, s = mean_std(values)
-    return f"{m:.3f} ± {s:.3f}" if len(values) > 1 else f"{m:.3f}"
+    return f"{m:.{digits}f} ± {s:.{digits}f}" if len(values) > 1 else f"{m:.{digits}f}"
 
 
 def fmt_interval(values: list[float]) -> str:

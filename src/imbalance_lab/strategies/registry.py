@@ -54,6 +54,10 @@ register_strategy(
     loss="ldam", drw_at=0.8,
 )  # fmt: skip
 register_strategy(
+    "glmc", "GLMC: global and local mixture consistency, cumulative re-balancing (Du et al. 2023)",
+    model="glmc-resnet32", step="glmc",
+)  # fmt: skip
+register_strategy(
     "cb-focal",
     "class-balanced sigmoid focal loss, effective-number weights (Cui et al. 2019)",
     loss="cb-focal",

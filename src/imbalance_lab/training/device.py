@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import platform
 
 import torch
 
@@ -15,6 +16,20 @@ def cpu_has_amx() -> bool:
             return "amx_bf16" in f.read()
     except OSError:
         return False
+
+
+def machine(device: torch.device, bf16: bool) -> dict:
+    """What a run ran on, for its result: CPU model, cores, threads, device, precision, torch."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(),
+            "amx": cpu_has_amx(), "device": gpu or device.type, "bf16": bf16,
+            "torch": torch.__version__}  # fmt: skip
 
 
 def resolve_device(name: str) -> torch.device:

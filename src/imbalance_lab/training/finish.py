@@ -20,6 +20,7 @@ from imbalance_lab.evaluation.thresholds import choose_operating_point, predict_
 from imbalance_lab.models.saved import model_meta, save_model
 from imbalance_lab.rundir import MODEL, RunFolder
 from imbalance_lab.training.checkpoint import remove_checkpoints
+from imbalance_lab.training.device import machine
 from imbalance_lab.training.evaluate import evaluate
 from imbalance_lab.training.plan import class_counts
 
@@ -82,7 +83,8 @@ def finish(
         }  # fmt: skip
     model.eval()
     if s.writes:
-        _write(s.folder, cfg, task, model, log, final, scores, s.dist.world_size)
+        where = machine(s.device, s.bf16)
+        _write(s.folder, cfg, task, model, log, final, scores, s.dist.world_size, where)
         scored = {k: (getattr(task, k).labels.numpy(), v) for k, v in scores.items()}
         s.sinks.on_finish(final, scored, s.folder.path / MODEL)
     return TrainResult(model, log, final, None if s.folder is None else s.folder.path, resumed)
@@ -113,8 +115,9 @@ def _mock_metrics(s, log: dict) -> dict:
 
 
 def _write(
-    folder: RunFolder, cfg, task, model, log: dict, final: dict, scores: dict, world_size: int
-) -> None:
+    folder: RunFolder, cfg, task, model, log: dict, final: dict, scores: dict, world_size: int,
+    where: dict,
+) -> None:  # fmt: skip
     meta = model_meta(model, classes=task.classes, image_shape=task.train.image_shape,
                       faithful=cfg.faithful, tta=cfg.tta, config=cfg.to_dict())  # fmt: skip
     if "operating_point" in final:
@@ -125,7 +128,7 @@ def _write(
     folder.write_scores({k: (getattr(task, k).labels.numpy(), v) for k, v in scores.items()})
     folder.write_samples(*sample_images(task.test))
     folder.write_log(log)
-    folder.write_result(cfg.to_dict(), final, task.notes, world_size=world_size)
+    folder.write_result(cfg.to_dict(), final, task.notes, world_size=world_size, machine=where)
     remove_checkpoints(folder.path)
 
 

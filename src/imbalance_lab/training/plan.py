@@ -47,6 +47,11 @@ class EpochPlan:
             self.augment = AugmentConfig(
                 crop_pad=4, pad_mode=cfg.pad_mode, flip=True, jitter=cfg.jitter, cutout=cfg.cutout
             )
+        # A step that augments its own views (GLMC) gets the crop settings, the batches none.
+        self.step_augment = None
+        if cfg.step != "standard":
+            self.step_augment, self.augment = self.augment, None
+            self.which = AUGMENT_MODES.get("none")
         # An automatic policy after the crop and flip, and a mix of each batch with itself.
         self.policy = None
         if cfg.auto_augment is not None:

@@ -17,9 +17,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from imbalance_lab.errors import ConfigError
+from imbalance_lab.params import Param, number
+from imbalance_lab.registry import Registry
 from imbalance_lab.strategies.augment import AugmentConfig, augment_batch
 from imbalance_lab.strategies.losses import soft_cross_entropy
-from imbalance_lab.strategies.mix import blend, cutmix_box, draw_lambda, mix_targets
+from imbalance_lab.strategies.mix import MIX_ALPHA, blend, cutmix_box, draw_lambda, mix_targets
 
 
 def glmc_class_weights(class_counts: Sequence[int], power: float) -> torch.Tensor:
@@ -122,6 +124,7 @@ class GLMCStep:
         consistency = negative_cosine(out_g[3], out_l[2]) + negative_cosine(out_l[3], out_g[2])
         eta = glmc_cumulative_weight(progress)
         loss = eta * balance + (1 - eta) * rebalance + self.consistency_weight * consistency
+        self.outputs = out_g[1].detach()  # the test-time head on the global view
         self.parts = {
             "balance": balance.detach(),
             "rebalance": rebalance.detach(),
@@ -130,3 +133,26 @@ class GLMCStep:
             "lam": lam,
         }
         return loss
+
+
+# --step: how a batch becomes a loss. "standard" is the trainer's own (forward, loss on the
+# targets); the others are classes called as step(model, images, labels, generator, progress).
+STEPS = Registry("training step")
+GLMC_LABEL_WEIGHT_POWER = Param(
+    "glmc_label_weight_power", 1.2,
+    "GLMC: the rebalance head's targets are weighted by n_c ** -power (Du et al. 2023: 1.2)",
+    "strategies", parse=number(min=0), example="1.0",
+)  # fmt: skip
+GLMC_CONSISTENCY_WEIGHT = Param(
+    "glmc_consistency_weight", 4.0,
+    "GLMC: weight of the consistency between the two mixed views (Du et al. 2023: 4)",
+    "strategies", parse=number(min=0), example="1.0",
+)  # fmt: skip
+STEPS.add(
+    "standard", None, "the batch (augmented, mixed) through the model, the loss on its targets"
+)
+STEPS.add(
+    "glmc", GLMCStep,
+    "GLMC: two views mixed globally and locally, cumulative re-balancing (Du et al. 2023)",
+    params=(MIX_ALPHA, GLMC_LABEL_WEIGHT_POWER, GLMC_CONSISTENCY_WEIGHT),
+)  # fmt: skip

@@ -45,9 +45,10 @@ from imbalance_lab.training.distributed import DistInfo, all_gather, barrier, in
 from imbalance_lab.training.evaluate import evaluate, predict_scores, prepare
 from imbalance_lab.training.finish import TrainResult, finish, finished, test_metrics_at
 from imbalance_lab.training.optim import create_optimizer
-from imbalance_lab.training.plan import EpochPlan, build_loss
+from imbalance_lab.training.plan import EpochPlan, build_loss, class_counts
 from imbalance_lab.training.replay import ArticleReplay
 from imbalance_lab.training.schedule import lr_at
+from imbalance_lab.training.steps import STEPS
 from imbalance_lab.training.tracking import Sinks, open_sinks
 
 
@@ -71,6 +72,7 @@ class Session:
     gen: torch.Generator | None = None  # data order and augmentation draws
     replay: ArticleReplay | None = None  # faithful mode
     step: CompiledStep | None = None  # the training forward, compiled when asked
+    method_step: object = None  # a method's own training step (--step glmc), or None
 
     @property
     def scored(self) -> nn.Module:
@@ -161,11 +163,20 @@ def _train_epoch(s: Session, epoch: int, bar, desc: str) -> tuple[dict, list[flo
         rate = lr_at(cfg, epoch, b, s.plan.batches)
         for group in s.optimizer.param_groups:
             group["lr"] = rate * group["lr_scale"]
-        x, y = prepare(images, s.device, s.input), targets.to(s.device)
-        compiling = s.step.compiles_on(x)
-        if compiling:
-            bar.set_description(f"{desc} (compiling, ~40 s)")
-        outputs = _step(s, x, y, epoch, b, losses)
+        if s.method_step is not None:  # the method's own step augments and mixes raw images
+            loss = s.method_step(s.model, images, labels, s.gen, epoch / cfg.epochs)
+            outputs = s.method_step.outputs
+            compiling = False
+        else:
+            x, y = prepare(images, s.device, s.input), targets.to(s.device)
+            compiling = s.step.compiles_on(x)
+            if compiling:
+                bar.set_description(f"{desc} (compiling, ~40 s)")
+            with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.bf16):
+                outputs = s.step(x)
+            loss = s.loss_fn(outputs.float(), y) if len(y) else _nothing(s.model)
+        _update(s, loss, epoch, b)
+        losses.append(loss.item())
         preds.append(outputs.detach().argmax(dim=1).cpu())
         seen.append(labels)
         if compiling:  # forward and backward are compiled now
@@ -182,11 +193,8 @@ def _train_epoch(s: Session, epoch: int, bar, desc: str) -> tuple[dict, list[flo
     return metrics, losses
 
 
-def _step(s: Session, x, y, epoch: int, b: int, losses: list[float]) -> torch.Tensor:
-    """Forward, loss, backward, optimiser step (and the weight average); returns the outputs."""
-    with torch.autocast(s.device.type, dtype=torch.bfloat16, enabled=s.bf16):
-        outputs = s.step(x)
-    loss = s.loss_fn(outputs.float(), y) if len(y) else _nothing(s.model)
+def _update(s: Session, loss: torch.Tensor, epoch: int, b: int) -> None:
+    """Backward and optimiser step (and the weight average); a diverged loss stops the run."""
     if not torch.isfinite(loss):
         kept = f"the last good checkpoint (epoch {epoch}) is kept in {s.folder.path}; "
         raise TrainingDiverged(
@@ -198,8 +206,6 @@ def _step(s: Session, x, y, epoch: int, b: int, losses: list[float]) -> torch.Te
     loss.backward()
     s.optimizer.step()
     s.average.update(s.model)
-    losses.append(loss.item())
-    return outputs
 
 
 def _nothing(model: nn.Module) -> torch.Tensor:
@@ -259,6 +265,17 @@ def _open(cfg, task: Task, model, out_dir, force: bool, warn) -> Session:
         )
     part = -(-cfg.batch_size // dist_info.world_size)  # this rank's share of a full batch
     s.step = CompiledStep(forward, cfg.compile, part, warn)
+    if cfg.step != "standard":
+        if dist_info.world_size > 1:
+            raise ConfigError(f"--step {cfg.step} runs in one process; run it without torchrun")
+        own = {p.name: getattr(cfg, p.name) for p in STEPS.entry(cfg.step).params}
+        s.method_step = STEPS.get(cfg.step)(
+            class_counts(train.labels, train.num_classes),
+            prepare=lambda images: prepare(images, device, s.input),
+            bf16=s.bf16, **{k.removeprefix(f"{cfg.step}_"): v for k, v in own.items()},
+            # the run's crop settings for the step's own views (its default without --augment)
+            **({"augment": s.plan.step_augment} if s.plan.step_augment is not None else {}),
+        )  # fmt: skip
     return s
 
 

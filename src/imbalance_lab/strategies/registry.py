@@ -58,6 +58,11 @@ register_strategy(
     model="glmc-resnet32", step="glmc",
 )  # fmt: skip
 register_strategy(
+    "logit-adjusted-cutmix-ta",
+    "logit-adjusted loss, cutmix and TrivialAugment (Menon 2021; Yun 2019; Müller & Hutter 2021)",
+    loss="logit-adjusted", mix="cutmix", auto_augment="trivialaugment",
+)  # fmt: skip
+register_strategy(
     "cb-focal",
     "class-balanced sigmoid focal loss, effective-number weights (Cui et al. 2019)",
     loss="cb-focal",

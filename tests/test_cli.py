@@ -187,7 +187,11 @@ BAD_INPUT = [
     ("corrupt image", ["--data", "{corrupt}", "--classes", "cat,dog"], "cannot decode image"),
     ("unknown config key", ["--config", "{ROOT}/typo.toml"], "unknown key 'epoch' in"),
     ("bad epochs", ["--data", "{tiny}", "--epochs", "0"], "--epochs must be >= 1"),
-    ("unknown model", ["--data", "{tiny}", "--model", "resnet"], "unknown model 'resnet'"),
+    (
+        "unknown model",
+        ["--data", "{tiny}", "--model", "resnet"],
+        "--model 'resnet' is neither a registered model",
+    ),
     (
         "objective unparsable",
         ["--data", "{tiny}", "--val", "0.2", "--objective", "recall>0.9"],

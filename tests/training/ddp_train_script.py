@@ -22,7 +22,7 @@ def draws(cfg: RunConfig) -> list[list[int]]:
     epochs = []
     for epoch in range(2):
         order, copies = s.plan.epoch(epoch, s.gen)
-        mine = [idx for _, _, idx in epoch_batches(s, order, copies, epoch)]
+        mine = [b.indices for b in epoch_batches(s, order, copies, epoch)]
         epochs.append(distributed.all_gather(torch.cat(mine)).tolist())
     return epochs
 

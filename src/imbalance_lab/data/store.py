@@ -136,11 +136,12 @@ def folder_store(
             raise DataError(f"class folder not found: {class_dir}")
         listed.append(list_class(class_dir, image_size, skip_bad))
     to_decode = sum(len(f.images) for f in listed if f.cached is None)
-    # tqdm's disable=None: a bar on a terminal only.
+    # tqdm's disable=None: a bar on a terminal only; delay: none for a folder decoded at once,
+    # so a bad image in a small folder leaves its one error line alone on stderr.
     disable = True if progress is False or not to_decode else (None if progress is None else False)
     bar = tqdm(
         total=to_decode, desc=f"decoding {split_dir.name}", unit="img", leave=False,
-        dynamic_ncols=True, disable=disable,
+        dynamic_ncols=True, disable=disable, delay=1.0,
     )  # fmt: skip
     with bar:
         parts = [decode_class(f, image_size, skip_bad, workers=workers, bar=bar) for f in listed]

@@ -33,10 +33,11 @@ def test_every_loss_gives_a_finite_scalar_and_a_gradient(name, num_classes):
     assert torch.isfinite(logits.grad).all() and logits.grad.abs().sum() > 0
 
 
-def test_registry_lists_the_six_losses():
-    assert sorted(loss_names()) == [
+def test_registry_lists_the_papers_losses():
+    # A subset check: a new loss registers itself and needs no edit here.
+    assert {
         "balanced-softmax", "cb-focal", "focal", "ldam", "logit-adjusted", "weighted-ce"
-    ]  # fmt: skip
+    } <= set(loss_names())  # fmt: skip
 
 
 @pytest.mark.parametrize("weights", [None, [0.2, 1.0, 3.0]])

@@ -375,3 +375,19 @@ def test_probability_targets_give_the_hard_label_gradient_even_for_huge_logits(n
         grads.append(x.grad)
     assert torch.isfinite(grads[1]).all()
     assert torch.allclose(grads[0], grads[1], atol=1e-6)
+
+
+def test_poly_1_adds_epsilon_times_one_minus_p_t():
+    # Leng et al. 2022, eq. 3. Two equal logits: p_t = 1/2, so CE = ln 2 and Poly-1 with
+    # epsilon = 2 is ln 2 + 2 * (1 - 1/2) = 1.6931...; logits (ln 3, 0): p_t = 3/4 for
+    # class 0, 1/4 for class 1.
+    loss = create_loss("poly", class_counts=[5, 5], poly_epsilon=2.0)
+    assert loss(torch.zeros(1, 2), torch.tensor([0])).item() == pytest.approx(1.6931472, abs=1e-6)
+    logits = torch.tensor([[math.log(3.0), 0.0], [math.log(3.0), 0.0]])
+    got = loss(logits, torch.tensor([0, 1])).item()
+    want = ((-math.log(0.75) + 2 * 0.25) + (-math.log(0.25) + 2 * 0.75)) / 2
+    assert got == pytest.approx(want, abs=1e-6)
+    ce = create_loss("poly", class_counts=[5, 5], poly_epsilon=0.0)
+    assert ce(logits, torch.tensor([0, 1])).item() == pytest.approx(
+        F.cross_entropy(logits, torch.tensor([0, 1])).item(), abs=1e-7
+    )

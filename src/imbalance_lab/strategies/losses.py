@@ -484,3 +484,42 @@ def cb_focal(
         gamma,
         _check_smoothing("cb-focal", label_smoothing),
     )
+
+
+class PolyLoss(nn.Module):
+    """Poly-1, Leng et al. 2022, "PolyLoss: A Polynomial Expansion Perspective of
+    Classification Loss Functions", eq. 3: L = -log(p_t) + epsilon * (1 - p_t).
+
+    ``epsilon=0`` is cross-entropy. For a target distribution t (mixed or smoothed
+    labels) the loss is sum_c t_c (-log p_c + epsilon (1 - p_c)), linear in t like
+    every other loss here; class weights reduce it like ``CrossEntropyLoss(weight=w)``.
+    """
+
+    def __init__(
+        self, epsilon: float = 1.0, weight: torch.Tensor | None = None, label_smoothing: float = 0.0
+    ):
+        super().__init__()
+        self.epsilon = float(epsilon)
+        self.label_smoothing = float(label_smoothing)
+        self.register_buffer("weight", weight)
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        log_p = F.log_softmax(logits, dim=1)
+        # 1 - p as -expm1(log p): exact when p is close to 1.
+        per_class = -log_p + self.epsilon * (-torch.expm1(log_p))
+        t = target_distribution(target, logits, self.label_smoothing)
+        return reduce_per_class(per_class, t, self.weight)
+
+
+POLY_EPSILON = Param(
+    "poly_epsilon", 1.0, "Poly-1 loss: weight of the (1 - p_t) term (0 = cross-entropy)",
+    "strategies", parse=number(min=-1), example="2",
+)  # fmt: skip
+
+
+@register_loss(
+    "poly", "Poly-1: cross-entropy plus epsilon (1 - p_t) (Leng et al. 2022)",
+    params=(POLY_EPSILON, LABEL_SMOOTHING),
+)  # fmt: skip
+def poly(*, class_counts, class_weights, poly_epsilon: float = 1.0, label_smoothing: float = 0.0):
+    return PolyLoss(poly_epsilon, class_weights, _check_smoothing("poly", label_smoothing))

@@ -48,9 +48,15 @@ def main() -> None:
     parser.add_argument("--data", default="../shared/datasets/cifar10")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     args = parser.parse_args()
     cfg = RunConfig(
-        data=args.data, classes=("cat", "dog"), ratio="4", epochs=args.epochs, seed=args.seed
+        data=args.data,
+        classes=("cat", "dog"),
+        ratio="4",
+        epochs=args.epochs,
+        seed=args.seed,
+        threads=args.threads,
     )
     task = build_task(cfg)
     variants = {

@@ -8,6 +8,12 @@
    (`--skip-compile`).
 3. Times one sweep with 1 worker and with 2 workers (`--skip-sweep` to leave out).
 4. Times `compare --preset article` (8-17 minutes on 2 cores; `--skip-compare` to leave out).
+5. Data loading of photos at 128 px: the streaming path against torchvision ImageFolder +
+   DataLoader with the same workers and transforms, epochs interleaved, and the ratio from
+   the second epoch on (`--photos DIR` reads a folder of bench/make_photo_folder.py; without
+   it, 4,000 photos are generated into a temporary folder; `--skip-loading`).
+6. Inference images/s: `predict` against the exported ONNX model in onnxruntime, same
+   weights and threads (`--skip-inference`).
 """
 
 from __future__ import annotations
@@ -185,6 +191,23 @@ def bench_compare_preset(data: str) -> None:
     )
 
 
+def bench_photo_loading(data: str, photos: str | None) -> None:
+    """Streaming vs ImageFolder + DataLoader on photos of mixed sizes, 128 px, 2 workers."""
+    import tempfile
+    from pathlib import Path
+
+    from bench.data_loading import bench_loading
+    from bench.make_photo_folder import make_photo_folder
+
+    with tempfile.TemporaryDirectory(prefix="photos-") as tmp:
+        if photos is None:
+            photos = Path(tmp) / "photos"
+            cifar = Path(data.removeprefix("cifar10:"))
+            make_photo_folder(photos, train=4000, test=0, cifar=cifar, seed=0)
+            print(f"4000 generated photos (64-320 px JPEGs from CIFAR-10) in {photos}")
+        bench_loading(photos, image_size=128, workers=2, epochs=3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", default=os.environ.get("DATA", "../shared/datasets/cifar10"))
@@ -199,6 +222,11 @@ def main() -> None:
     parser.add_argument(
         "--skip-compare", action="store_true", help="skip the compare preset (8-17 min on 2 cores)"
     )
+    parser.add_argument(
+        "--photos", help="photo folder for the loading benchmark (bench/make_photo_folder.py)"
+    )
+    parser.add_argument("--skip-loading", action="store_true", help="skip the data-loading ratio")
+    parser.add_argument("--skip-inference", action="store_true", help="skip predict vs onnxruntime")
     args = parser.parse_args()
     threads = set_threads(None)
     print(
@@ -215,6 +243,12 @@ def main() -> None:
         bench_sweep_workers(args.data, trials=8, epochs=3)
     if not args.skip_compare:
         bench_compare_preset(args.data)
+    if not args.skip_loading:
+        bench_photo_loading(args.data, args.photos)
+    if not args.skip_inference:
+        from bench.inference import main as bench_inference
+
+        bench_inference(["--data", args.data, "--threads", str(threads)])
 
 
 if __name__ == "__main__":

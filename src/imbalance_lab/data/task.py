@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from imbalance_lab.data.budget import batch_bytes, choose_mode, default_budget
 from imbalance_lab.data.imageset import ImageSet
@@ -77,6 +76,9 @@ def stratified_split(
     labels: np.ndarray, fraction: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Indices (kept, held out) with ``fraction`` of every class held out."""
+    # Imported here: scikit-learn costs a training process ~170 MB of memory to import.
+    from sklearn.model_selection import train_test_split
+
     idx = np.arange(len(labels))
     try:
         kept, held = train_test_split(idx, test_size=fraction, stratify=labels, random_state=seed)

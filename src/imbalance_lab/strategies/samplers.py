@@ -27,7 +27,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
 from torch.utils.data import Sampler
 
 from imbalance_lab.errors import ConfigError
@@ -194,6 +193,9 @@ def _legacy_rng(random_state) -> np.random.RandomState:
     """
     if isinstance(random_state, np.random.Generator):
         return np.random.RandomState(random_state.bit_generator)
+    # Imported here: scikit-learn costs a training process ~170 MB of memory to import.
+    from sklearn.utils import check_random_state
+
     return check_random_state(random_state)
 
 

@@ -13,6 +13,13 @@ from imbalance_lab.training import distributed
 from imbalance_lab.training.distributed import all_gather, eval_shard
 
 EVAL_BATCH = 500
+# Pixels per evaluation batch: 500 images up to 64x64; fewer for larger images, so that a
+# batch's activations stay about as large (125 images at 128 px, 40 at 224 px).
+EVAL_PIXELS = EVAL_BATCH * 64 * 64
+
+
+def eval_batch_size(height: int, width: int) -> int:
+    return max(1, min(EVAL_BATCH, EVAL_PIXELS // (height * width)))
 
 
 def prepare(images: torch.Tensor, device: torch.device, spec: InputSpec) -> torch.Tensor:
@@ -43,7 +50,8 @@ def evaluate(
     n = len(data)
     share = data if distributed.world_size() == 1 else data.subset(range(n)[eval_shard(n)])
     probs, losses = [], []
-    for images, labels in eval_batches(share, EVAL_BATCH, workers=workers, device=device):
+    batch = eval_batch_size(*data.image_shape[1:])
+    for images, labels in eval_batches(share, batch, workers=workers, device=device):
         x = prepare(images, device, spec)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             p, raw = class_probabilities(model, x, tta=tta, faithful=faithful)

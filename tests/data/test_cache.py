@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 from imbalance_lab.data import cache as cache_module
+from imbalance_lab.data import store
 from imbalance_lab.data.cache import cache_dir, decode_class, list_class
 from imbalance_lab.data.decode import read_image
 from imbalance_lab.data.store import folder_store
@@ -126,7 +127,8 @@ def test_a_full_disk_while_caching_is_one_line(photos, monkeypatch):
     assert "\n" not in str(info.value) and not list(cache_dir().glob(".decoding.*"))
 
 
-def test_decoding_shows_a_progress_bar(photos, capsys):
+def test_decoding_shows_a_progress_bar(photos, capsys, monkeypatch):
+    monkeypatch.setattr(store, "BAR_DELAY", 0)  # the folder decodes faster than the usual delay
     folder_store(photos / "train", ["a", "b"], 24, False, progress=True)
     assert "decoding train" in capsys.readouterr().err
     folder_store(photos / "train", ["a", "b"], 24, False, progress=True)  # cached: no bar

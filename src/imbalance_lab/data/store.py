@@ -109,6 +109,11 @@ class ImageStore:
             chunk.copy_(gray.expand_as(chunk))
 
 
+# Seconds before the decoding bar appears: none for a folder decoded at once, so that a bad
+# image in a small folder leaves its one error line alone on stderr.
+BAR_DELAY = 1.0
+
+
 def memory_store(images: torch.Tensor, labels, classes, files=(), notes=None) -> ImageStore:
     """A store over images already in memory (any strides, e.g. an NHWC array permuted)."""
     rows = Rows(tuple(images.shape), array=images)
@@ -136,12 +141,11 @@ def folder_store(
             raise DataError(f"class folder not found: {class_dir}")
         listed.append(list_class(class_dir, image_size, skip_bad))
     to_decode = sum(len(f.images) for f in listed if f.cached is None)
-    # tqdm's disable=None: a bar on a terminal only; delay: none for a folder decoded at once,
-    # so a bad image in a small folder leaves its one error line alone on stderr.
+    # tqdm's disable=None: a bar on a terminal only.
     disable = True if progress is False or not to_decode else (None if progress is None else False)
     bar = tqdm(
         total=to_decode, desc=f"decoding {split_dir.name}", unit="img", leave=False,
-        dynamic_ncols=True, disable=disable, delay=1.0,
+        dynamic_ncols=True, disable=disable, delay=BAR_DELAY,
     )  # fmt: skip
     with bar:
         parts = [decode_class(f, image_size, skip_bad, workers=workers, bar=bar) for f in listed]

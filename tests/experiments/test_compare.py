@@ -124,3 +124,29 @@ def test_compare_passes_compile_to_every_run(tiny_folder, tmp_path, capsys):
     assert json.loads((out / "baseline" / "seed-0" / "result.json").read_text())["config"][
         "compile"
     ]
+
+
+@pytest.mark.slow
+def test_compare_runs_the_best_recipe_file(tiny_folder, tmp_path, capsys):
+    # The README's command, on a tiny folder and 1 epoch: every setting of the recipe file
+    # reaches both strategies' runs; the strategies change only the loss.
+    out = tmp_path / "cmp"
+    args = ["compare", "--config", "examples/best-recipe.toml", "--strategies", "baseline,logit-adjusted",
+            "--data", tiny_folder, "--epochs", "1", "--no-compile", "--seeds", "1", "--out", out, "--quiet"]  # fmt: skip
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    configs = {
+        s: json.loads((out / s / "seed-0" / "config.json").read_text())
+        for s in ("baseline", "logit-adjusted")
+    }
+    for strategy, cfg in configs.items():
+        assert (cfg["model"], cfg["optimizer"], cfg["batch_size"], cfg["ema"], cfg["tta"]) == (
+            "resnet20", "sgd", 64, 0.998, "flip-shift"
+        ), strategy  # fmt: skip
+        assert cfg["val"] == "0.1" or cfg["val"] == 0.1
+    assert (configs["baseline"]["loss"], configs["logit-adjusted"]["loss"]) == (
+        "weighted-ce",
+        "logit-adjusted",
+    )
+    # A strategy names the loss; the loss's settings are the base config's: the recipe's tau.
+    assert configs["logit-adjusted"]["tau"] == 1.5

@@ -44,9 +44,9 @@ register_strategy(
 register_strategy(
     "weighted-sampler", "draw class-balanced batches afresh every epoch", sampler="weighted-sampler"
 )
-register_strategy("focal", "focal loss, gamma 2 (Lin et al. 2017)", loss="focal")
+register_strategy("focal", "focal loss, --gamma (Lin et al. 2017)", loss="focal")
 register_strategy(
-    "logit-adjusted", "logit-adjusted loss, tau 1 (Menon et al. 2021)", loss="logit-adjusted"
+    "logit-adjusted", "logit-adjusted loss, --tau (Menon et al. 2021)", loss="logit-adjusted"
 )
 register_strategy("balanced-softmax", "balanced softmax (Ren et al. 2020)", loss="balanced-softmax")
 register_strategy(

@@ -460,3 +460,104 @@ def test_a_model_file_naming_code_is_refused_with_exit_2_and_nothing_runs(
         assert f"built by the factory '{name}'" in err and "--trust-factory" in err
     assert "marker_mod" not in sys.modules and not (tmp_path / "IMPORTED").exists()
     assert not (tmp_path / "evil.onnx").exists()
+
+
+@pytest.mark.slow
+def test_resnet18_from_a_weights_file_on_mixed_size_photos_then_predict_report_export(
+    tmp_path, capsys
+):
+    # Issue 15's first acceptance point, end to end. The weights file is one a test can make:
+    # torchvision's resnet18 with its ImageNet head, saved as a plain state dict.
+    import onnxruntime as ort
+    import torch
+    import torchvision
+
+    from tests.conftest import make_photo_folder
+
+    photos = make_photo_folder(
+        tmp_path / "photos", {"train": {"cat": 24, "dog": 8}, "test": {"cat": 6, "dog": 6}},
+        low=50, high=140,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18().state_dict(), tmp_path / "weights.pth")
+    run = tmp_path / "run"
+    args = ["train", "--data", photos, "--classes", "cat,dog", "--model", "resnet18",
+            "--pretrained", tmp_path / "weights.pth", "--image-size", "64", "--epochs", "1",
+            "--batch-size", "8", "--threads", "1", "--out", run, "--quiet"]  # fmt: skip
+    code, _, err = run_cli(args, capsys)
+    assert code == 0, err
+    cfg = json.loads((run / "config.json").read_text())
+    assert (cfg["model"], cfg["image_size"], cfg["pretrained"]) == (
+        "resnet18", 64, str(tmp_path / "weights.pth")
+    )  # fmt: skip
+
+    code, out, err = run_cli(["predict", run / "model.pt", photos / "test", "--quiet"], capsys)
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 12 and {r["predicted"] for r in rows} <= {"cat", "dog"}
+
+    assert run_cli(["report", run], capsys)[0] == 0
+    assert (run / "report.html").stat().st_size > 10_000
+
+    code, _, err = run_cli(["export", run / "model.pt", "--format", "onnx"], capsys)
+    assert code == 0, err
+    session = ort.InferenceSession(str(run / "model.onnx"))
+    image = np.asarray(Image.open(sorted((photos / "test" / "dog").iterdir())[0]).convert("RGB"))
+    batch = np.ascontiguousarray(
+        np.asarray(Image.fromarray(image).resize((64, 64)), dtype=np.uint8).transpose(2, 0, 1)[None]
+    )
+    probs = session.run(None, {"images": batch})[0]
+    assert probs.shape == (1, 2) and abs(float(probs.sum()) - 1) < 1e-5
+
+
+@pytest.mark.slow
+def test_a_factory_model_trains_resumes_after_a_kill_predicts_and_exports(tmp_path):
+    # Issue 15's second acceptance point, through the real command in subprocesses.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import torch
+
+    from tests.models.user_models import NETS
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "user_factory_nets.py").write_text(NETS)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "mine"), os.getcwd()]),
+           "PYTHONUNBUFFERED": "1"}  # fmt: skip
+    data = make_image_folder(
+        tmp_path / "data", {"train": {"cat": 320, "dog": 80}, "test": {"cat": 20, "dog": 20}}
+    )
+    run = tmp_path / "run"
+    cli = [sys.executable, "-m", "imbalance_lab"]
+    train = [*cli, "train", "--data", str(data), "--classes", "cat,dog", "--model",
+             "user_factory_nets:small_net", "--epochs", "6", "--batch-size", "4", "--threads", "1",
+             "--out", str(run), "--quiet"]  # fmt: skip
+    proc = subprocess.Popen(train, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (run / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "result.json").exists()
+    done_epoch = torch.load(run / "checkpoint.pt", weights_only=True)["epoch"]
+    assert 1 <= done_epoch < 6
+    done = subprocess.run(train[:-1], env=env, capture_output=True, text=True)  # not --quiet
+    assert done.returncode == 0, done.stderr
+    # The bar starts at the checkpoint: 100 batches (400 images, batch 4) per epoch done.
+    assert f"{100 * done_epoch}/600 [" in done.stderr
+    assert len(json.loads((run / "log.json").read_text())["epoch_seconds"]) == 6
+
+    spec = ["--model", "user_factory_nets:small_net"]
+    pred = subprocess.run([*cli, "predict", str(run / "model.pt"), str(data / "test"), *spec,
+                           "--quiet"], env=env, capture_output=True, text=True)  # fmt: skip
+    assert pred.returncode == 0, pred.stderr
+    assert len(pred.stdout.strip().splitlines()) == 41  # header + 40 images
+    exp = subprocess.run([*cli, "export", str(run / "model.pt"), "--format", "onnx", *spec],
+                         env=env, capture_output=True, text=True)  # fmt: skip
+    assert exp.returncode == 0, exp.stderr
+    assert (run / "model.onnx").stat().st_size > 1000

@@ -80,3 +80,10 @@ def test_components_do_not_depend_on_the_config():
     graph = _graph()
     for unit in ("models", "strategies", "data", "evaluation", "params", "registry"):
         assert "config" not in graph.get(unit, set()), unit
+
+
+def test_reports_only_read_results():
+    # No scoring in reports/: they read what the runs wrote (rundir) and never train, score,
+    # load a model or rebuild a data set.
+    graph = _graph()
+    assert graph["reports"] <= {"rundir", "io", "errors", "config", "params"}, graph["reports"]

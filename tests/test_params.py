@@ -15,7 +15,13 @@ from imbalance_lab.config import params
 from imbalance_lab.params import GROUPS, Param
 from tests.test_cli import run_cli
 
-COMMANDS = [["train"], ["compare"], ["sweep"], ["reproduce", "article"]]
+COMMANDS = [
+    ["train"],
+    ["compare"],
+    ["sweep"],
+    ["reproduce", "article"],
+    ["benchmark", "cifar10-lt"],
+]
 # Settings that make every example valid together: a calibration split (for --objective)
 # and an augmentation (for --jitter, --cutout); dropped when they are the parameter tested.
 BASE = {"val": "0.2", "augment": "all"}

@@ -36,13 +36,16 @@ SHOT_SPLIT = "cifar10-lt"  # many > 1500, few < 200 training images (evaluation/
 def protocol(given: dict) -> dict:
     """The CIFAR-10-LT protocol's settings; the milestones scale with the epochs given."""
     epochs = given.get("epochs", PROTOCOL_EPOCHS)
-    return dict(
+    settings = dict(
         long_tail=100.0, val="none", model="resnet32", epochs=PROTOCOL_EPOCHS, batch_size=128,
         optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=2e-4,
         warmup_epochs=5 * epochs / PROTOCOL_EPOCHS, lr_steps=((0.8, 0.01), (0.9, 0.0001)),
         augment="all", pad_mode="zeros",
         beta=0.9999,  # Cui et al. 2019's effective-number beta on CIFAR-LT
     )  # fmt: skip
+    if given.get("lr_decay", "steps") != "steps":
+        del settings["lr_steps"]  # another schedule given: the protocol's steps do not apply
+    return settings
 
 
 # What a method's paper used in this protocol, beyond its strategy's own settings.

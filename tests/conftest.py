@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
@@ -71,3 +74,20 @@ def shared_cifar() -> Path:
     if not (SHARED_CIFAR / "train" / "cat").is_dir():
         pytest.skip(f"the CIFAR-10 copy is not at {SHARED_CIFAR}")
     return SHARED_CIFAR
+
+
+def kill_after_first_checkpoint(cmd: list[str], run: Path, env: dict) -> int:
+    """Start a training command, SIGKILL it once its first checkpoint is on disk and it is
+    into the next epoch; return the epochs the checkpoint holds. No result may exist yet."""
+    import torch
+
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (run / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    time.sleep(0.3)  # into the next epoch
+    assert proc.poll() is None, "the run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "result.json").exists()
+    return torch.load(run / "checkpoint.pt", weights_only=True)["epoch"]

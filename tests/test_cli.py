@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from imbalance_lab.cli import main
-from tests.conftest import make_image_folder
+from tests.conftest import kill_after_first_checkpoint, make_image_folder
 
 
 def run_cli(args, capsys) -> tuple[int, str, str]:
@@ -514,12 +514,8 @@ def test_resnet18_from_a_weights_file_on_mixed_size_photos_then_predict_report_e
 def test_a_factory_model_trains_resumes_after_a_kill_predicts_and_exports(tmp_path):
     # Issue 15's second acceptance point, through the real command in subprocesses.
     import os
-    import signal
     import subprocess
     import sys
-    import time
-
-    import torch
 
     from tests.models.user_models import NETS
 
@@ -535,16 +531,7 @@ def test_a_factory_model_trains_resumes_after_a_kill_predicts_and_exports(tmp_pa
     train = [*cli, "train", "--data", str(data), "--classes", "cat,dog", "--model",
              "user_factory_nets:small_net", "--epochs", "6", "--batch-size", "4", "--threads", "1",
              "--out", str(run), "--quiet"]  # fmt: skip
-    proc = subprocess.Popen(train, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not (run / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.02)
-    time.sleep(0.2)
-    assert proc.poll() is None, "the run finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (run / "result.json").exists()
-    done_epoch = torch.load(run / "checkpoint.pt", weights_only=True)["epoch"]
+    done_epoch = kill_after_first_checkpoint(train, run, env)
     assert 1 <= done_epoch < 6
     done = subprocess.run(train[:-1], env=env, capture_output=True, text=True)  # not --quiet
     assert done.returncode == 0, done.stderr

@@ -1,10 +1,8 @@
 import errno
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -16,7 +14,7 @@ from imbalance_lab.models import create_model
 from imbalance_lab.models.saved import load_saved_model
 from imbalance_lab.training import checkpoint as checkpoint_module
 from imbalance_lab.training import fit
-from tests.conftest import make_image_folder
+from tests.conftest import kill_after_first_checkpoint, make_image_folder
 
 
 def _cfg(root, **kw):
@@ -264,20 +262,7 @@ def test_sigkill_mid_epoch_then_rerun_ends_with_the_uninterrupted_metrics(tmp_pa
     subprocess.run(_train_cmd(root, straight), check=True, env=env, capture_output=True)
 
     killed = tmp_path / "killed"
-    proc = subprocess.Popen(
-        _train_cmd(root, killed), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.time() + 120
-    while (
-        not (killed / "checkpoint.pt").exists() and time.time() < deadline and proc.poll() is None
-    ):
-        time.sleep(0.02)
-    time.sleep(0.3)  # into the next epoch
-    assert proc.poll() is None, "the run finished before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (killed / "result.json").exists()
-    done_epoch = torch.load(killed / "checkpoint.pt", weights_only=True)["epoch"]
+    done_epoch = kill_after_first_checkpoint(_train_cmd(root, killed), killed, env)
     assert 1 <= done_epoch < 4
 
     subprocess.run(_train_cmd(root, killed), check=True, env=env, capture_output=True)

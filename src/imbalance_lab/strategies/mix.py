@@ -72,6 +72,14 @@ def blend(a: torch.Tensor, b: torch.Tensor, lam: float) -> torch.Tensor:
     return mixed.to(a.dtype)
 
 
+def _lambda_and_partners(images, labels, alpha: float, generator) -> tuple[float, torch.Tensor]:
+    """The batch's lam and a random permutation of it as partners, drawn in that order."""
+    _check(images, labels)
+    lam = draw_lambda(alpha, generator)
+    partner = torch.randperm(len(images), generator=generator, device=generator.device)
+    return lam, partner.to(images.device)
+
+
 def mixup(
     images: torch.Tensor,
     labels: torch.Tensor,
@@ -80,10 +88,7 @@ def mixup(
     alpha: float = 1.0,
 ) -> MixedBatch:
     """Mixup with one lam per batch and a random permutation of the batch as partners."""
-    _check(images, labels)
-    lam = draw_lambda(alpha, generator)
-    partner = torch.randperm(len(images), generator=generator, device=generator.device)
-    partner = partner.to(images.device)
+    lam, partner = _lambda_and_partners(images, labels, alpha, generator)
     return MixedBatch(
         blend(images, images[partner], lam),
         mix_targets(labels, partner.to(labels.device), lam, num_classes),
@@ -115,10 +120,7 @@ def cutmix(
 ) -> MixedBatch:
     """CutMix with one box per batch and a random permutation of the batch as partners;
     lam is the fraction of each image left uncovered by the (clipped) box."""
-    _check(images, labels)
-    lam = draw_lambda(alpha, generator)
-    partner = torch.randperm(len(images), generator=generator, device=generator.device)
-    partner = partner.to(images.device)
+    lam, partner = _lambda_and_partners(images, labels, alpha, generator)
     h, w = images.shape[2:]
     top, bottom, left, right = cutmix_box(h, w, lam, generator)
     out = images.clone()

@@ -33,7 +33,8 @@ from imbalance_lab.models.saved import load_saved_model, prepare_images
 from imbalance_lab.training.device import set_threads
 
 
-def score(run: Path) -> dict:
+def left_out_probabilities(run: Path):
+    """(the left-out images, the run's saved model's class probabilities on them, its meta)."""
     cfg = RunConfig.from_dict(json.loads((run / "result.json").read_text())["config"])
     images = left_out(cfg)
     model, meta = load_saved_model(run / "model.pt")
@@ -43,6 +44,11 @@ def score(run: Path) -> dict:
                                 tta=meta["tta"], faithful=meta["faithful"])[0]
             for i in range(0, len(images), 500)
         ]).numpy()  # fmt: skip
+    return images, probs, meta
+
+
+def score(run: Path) -> dict:
+    images, probs, meta = left_out_probabilities(run)
     labels = images.labels.numpy()
     metrics = classification_metrics(labels, probs.argmax(axis=1), images.num_classes)
     row = {"images": images.class_counts(), **metrics, **score_metrics(labels, probs)}

@@ -25,8 +25,13 @@ COMMANDS = [
 # Settings that make every example valid together: a calibration split (for --objective)
 # and an augmentation (for --jitter, --cutout); dropped when they are the parameter tested.
 BASE = {"val": "0.2", "augment": "all"}
-# What an example needs beside it to be a valid config.
-NEEDS = {"step": {"model": "glmc-resnet32"}}
+# What an example needs beside it to be a valid config (cv:K replaces the calibration split).
+NEEDS = {
+    "step": {"model": "glmc-resnet32"},
+    "calibration": {"objective": "recall>=0.9"},
+    "fold": {"calibration": "cv:5", "objective": "recall>=0.9"},
+}
+REPLACES = {"calibration": ("val",), "fold": ("val",)}
 
 
 def _toml_literal(value) -> str:
@@ -64,7 +69,11 @@ def test_every_parameter_has_a_usable_declaration():
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
 @pytest.mark.parametrize("p", params(), ids=lambda p: p.name)
 def test_a_parameter_as_flag_and_as_toml_key_resolves_the_same(command, p, tmp_path, capsys):
-    base = {k: v for k, v in {**BASE, **NEEDS.get(p.name, {})}.items() if k != p.name}
+    base = {
+        k: v
+        for k, v in {**BASE, **NEEDS.get(p.name, {})}.items()
+        if k != p.name and k not in REPLACES.get(p.name, ())
+    }
     base_args = [a for k, v in base.items() for a in (f"--{k}", v)]
     by_flag = _resolved(command, base_args + _flag_args(p, p.example), capsys)
     toml = tmp_path / "run.toml"

@@ -17,6 +17,8 @@ import torch
 import imbalance_lab.cli  # noqa: F401  (imports every registry)
 from imbalance_lab.config import RunConfig, params_by_name, resolve_config
 from imbalance_lab.data.task import build_task
+from imbalance_lab.evaluation.objectives import parse_objective
+from imbalance_lab.evaluation.thresholds import choose_operating_point
 from imbalance_lab.experiments.presets import PRESETS, preset_values
 from imbalance_lab.models.registry import create_model
 from imbalance_lab.registry import Registry
@@ -131,6 +133,21 @@ def check_step(name, obj, tiny_folder):
     assert torch.isfinite(loss) and step.outputs.shape == (6, 3)
 
 
+def check_threshold_rule(name, obj, tiny_folder):
+    # Asked of n calibration positives, the rule's recall lies between R and 1 once n is
+    # enough, and the chooser then meets it there.
+    needed = obj.needed(0.9, 0.05)
+    assert isinstance(needed, int) and needed >= 9  # R/(1-R): the least any rule needs
+    asked = obj.ask(0.9, 200, 0.05)
+    assert 0.9 < asked <= 1.0
+    rng = np.random.default_rng(0)
+    labels = np.r_[np.zeros(300, int), np.ones(200, int)]
+    p = 1 / (1 + np.exp(-(rng.normal(size=500) + 2 * labels)))
+    point = choose_operating_point(labels, np.c_[1 - p, p], parse_objective("recall>=0.9"),
+                                   rule=name, delta=0.05)  # fmt: skip
+    assert point.met and point.calibration["recall"] >= asked - 1e-12
+
+
 def check_preset(name, obj, tiny_folder):
     cfg = resolve_config(preset=lambda given: preset_values(name, given), flags={"data": "x"})
     assert cfg.objective is not None and cfg.val != "test"  # a preset is comparable
@@ -151,6 +168,7 @@ CONTRACTS = {
     "automatic augmentation": check_auto_augment,
     "training step": check_step,
     "preset": check_preset,
+    "threshold rule": check_threshold_rule,
     "log sink": check_sink,
 }
 

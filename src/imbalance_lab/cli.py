@@ -309,8 +309,9 @@ def benchmark_cifar10_lt(methods, seeds, out, doc, force, workers, quiet, config
     help="Insist on continuing the run in --out (rerunning does it anyway); error if there is none.",
 )  # fmt: skip
 @quiet_option
+@workers_option
 @run_options()
-def train(out, force, resume, quiet, config_file, print_config, **run):
+def train(out, force, resume, quiet, workers, config_file, print_config, **run):
     """Train one configuration and write its log, model and metrics.
 
     Rerunning the same command resumes a killed run from its last epoch, or reports the
@@ -321,6 +322,7 @@ def train(out, force, resume, quiet, config_file, print_config, **run):
       imbalance-lab train --data ../shared/datasets/cifar10 --classes cat,dog --ratio 4 \\
           --class-weights 0.15,0.85 --epochs 10 --seed 0
       imbalance-lab train --config examples/best-recipe.toml --data ../shared/datasets/cifar10
+      imbalance-lab train --data photos/ --calibration cv:5 --objective 'recall>=0.9' --workers 2
     """
     from imbalance_lab.config import resolve_config
     from imbalance_lab.training.device import resolve_device
@@ -334,23 +336,33 @@ def train(out, force, resume, quiet, config_file, print_config, **run):
     # Under torchrun, every rank trains and rank 0 alone writes and talks.
     dist = init_from_env(resolve_device(cfg.device))
     try:
-        _train(cfg, run_dir, force, resume, quiet or not dist.is_main, talk=dist.is_main)
+        _train(cfg, run_dir, force, resume, quiet or not dist.is_main, talk=dist.is_main,
+               workers=workers)  # fmt: skip
     finally:
         cleanup()
 
 
-def _train(cfg, run_dir: Path, force: bool, resume: bool, quiet: bool, talk: bool) -> None:
+def _train(
+    cfg, run_dir: Path, force: bool, resume: bool, quiet: bool, talk: bool, workers: int = 1
+) -> None:
     from imbalance_lab.data.task import build_task
+    from imbalance_lab.experiments.crossfit import is_cross_fitted
+    from imbalance_lab.experiments.runner import PlannedRun, run_all
     from imbalance_lab.rundir import RunFolder
     from imbalance_lab.training.trainer import finished, fit
 
     folder = RunFolder(run_dir)
     if resume and not (folder.has_checkpoint() or folder.result() is not None):
-        raise ConfigError(
-            f"--resume: {run_dir} holds no run to continue (no checkpoint.pt or result.json)"
-        )
+        if not (is_cross_fitted(cfg) and (run_dir / "folds").is_dir()):
+            raise ConfigError(
+                f"--resume: {run_dir} holds no run to continue (no checkpoint.pt or result.json)"
+            )
     done = None if force else finished(run_dir, cfg)
-    if done is None:
+    if done is None and is_cross_fitted(cfg):  # K fold models, then the point on their scores
+        run_all([PlannedRun("", cfg)], run_dir, workers=workers, progress=not quiet,
+                echo=_echo(quiet), force=force)  # fmt: skip
+        final = folder.result()["final"]
+    elif done is None:
         task = build_task(cfg, progress=not quiet)
         if task.notes["data_mode"] == "stream":
             _echo(quiet)(_stream_note(task.notes))
@@ -401,13 +413,20 @@ def _report_loading(notes: dict, echo) -> None:
 
 
 def _print_final(final: dict) -> None:
+    from imbalance_lab.reports.points import interval_text
+
     keys = ("accuracy", "balanced_accuracy", "recall", "precision", "f1")
     click.echo(f"{'split':<14}" + "".join(f"{k:>19}" for k in keys))
     for split in ("train", "val", "test", "test_at_point"):
         if split in final:
             click.echo(f"{split:<14}" + "".join(f"{final[split][k]:>19.4f}" for k in keys))
     if "operating_point" in final:
-        click.echo(final["operating_point"]["message"])
+        point = final["operating_point"]
+        click.echo(point["message"])
+        if point.get("interval"):
+            click.echo(interval_text(point["interval"]))
+        if point.get("warning"):
+            click.echo(f"warning: {point['warning']}")
 
 
 def _compare_defaults():
@@ -606,6 +625,7 @@ def predict(model, paths, out, positive, skip_bad_images, factory, trust_factory
 
     from imbalance_lab.io import atomic_write_text
     from imbalance_lab.models.predict import predict_files
+    from imbalance_lab.reports.points import interval_text
 
     preds, meta, notes = predict_files(
         model, list(paths), skip_bad_images=skip_bad_images, factory=factory,
@@ -635,6 +655,16 @@ def predict(model, paths, out, positive, skip_bad_images, factory, trust_factory
                       ("resized", "resized {} images to the model's input size")):  # fmt: skip
         if notes[key]:
             echo("note: " + what.format(notes[key]))
+    for kind in ("threshold", "tau"):
+        if kind in meta:
+            echo(f"operating point saved with the model: {kind} {float(meta[kind]):.4f}")
+    if isinstance(meta.get("interval"), dict):
+        try:
+            echo(interval_text(meta["interval"]))
+        except (KeyError, TypeError, ValueError):
+            pass  # an interval the file spells otherwise is not worth failing a prediction
+    if meta.get("warning"):
+        echo(f"warning: {meta['warning']}")
     if out:
         echo(f"wrote {len(preds)} predictions to {out}")
 

@@ -30,6 +30,7 @@ from imbalance_lab.data.imbalance import counts_text, ratio_text
 from imbalance_lab.data.sources import data_location
 from imbalance_lab.errors import ConfigError, closest
 from imbalance_lab.evaluation.objectives import SYNTAX, Objective, parse_objective
+from imbalance_lab.evaluation.thresholds import THRESHOLD_RULES
 from imbalance_lab.models.finetune import BACKBONE_LR_SCALE, FREEZE_BACKBONE
 from imbalance_lab.models.inference import TTA_MODES
 from imbalance_lab.models.registry import MODELS, parse_model_name
@@ -75,6 +76,59 @@ def parse_val(value) -> str | float:
         raise ConfigError(
             f"must be 'test', 'none' or a fraction in (0, 1), got {value!r}"
         ) from None
+
+
+CV_MAX_FOLDS = 20
+
+
+def parse_calibration(value) -> str:
+    """``split:F`` (a stratified fraction F of the training data, as ``--val F``) or ``cv:K``
+    (K stratified folds: K fold models, the point chosen on their out-of-fold scores)."""
+    raw = str(value).strip().lower().replace(" ", "")
+    kind, _, number_text = raw.partition(":")
+    try:
+        if kind == "split":
+            return f"split:{number(above=0, below=1)(number_text):g}"
+        if kind == "cv":
+            return f"cv:{integer(min=2, max=CV_MAX_FOLDS)(number_text)}"
+    except ConfigError:
+        pass
+    raise ConfigError(
+        f"must be split:F with F in (0, 1) (e.g. split:0.2) or cv:K with K in 2..{CV_MAX_FOLDS} "
+        f"(e.g. cv:5), got {value!r}"
+    )
+
+
+def couple_calibration(values: dict, source: str) -> dict:
+    """One layer's ``val`` and ``calibration``, made to say the same thing.
+
+    ``--calibration split:F`` is spelled ``val = F`` (its canonical form), ``cv:K`` implies
+    ``val = "none"`` (each fold model validates on its own held-out fold), and a layer that
+    sets ``val`` clears a lower layer's cv. So a later layer replaces both at once.
+    """
+    if "calibration" not in values and "val" not in values:
+        return values
+    out = dict(values)
+    calibration, val = out.get("calibration"), out.get("val")
+    # Flags are named as typed; a file's keys as written, with the file named.
+    cal_name, val_name, where = (
+        ("--calibration", "--val", "") if source == "flags" else ("calibration", "val", f" in {source}")
+    )  # fmt: skip
+    if calibration is not None and calibration.startswith("split:"):
+        fraction = float(calibration.removeprefix("split:"))
+        if "val" in out and val != fraction and val != "test":
+            raise ConfigError(
+                f"{cal_name} {calibration} and {val_name} {val} disagree{where}; give one of them"
+            )
+        return {**out, "val": fraction, "calibration": None}
+    if calibration is not None:  # cv:K
+        if val not in (None, "none", "test"):
+            raise ConfigError(
+                f"{cal_name} {calibration} validates each fold model on its own held-out fold; "
+                f"drop {val_name} {val}{where}"
+            )
+        return {**out, "val": "none"}
+    return {**out, "calibration": None}
 
 
 # --- the core settings -------------------------------------------------------------------
@@ -125,6 +179,19 @@ class RunConfig:
         "a fraction of the training data carved after the imbalance (e.g. 0.1), or 'none' "
         "(train on all of it; the test split is scored once, at the end)",
         "data", parse=parse_val, example="0.25", metavar="test|none|FRACTION",
+    )  # fmt: skip
+    calibration: str | None = param(
+        None,
+        "where the operating point is chosen: split:F (a stratified fraction of the training "
+        "data, the same as --val F) or cv:K (K fold models; the point is chosen on their "
+        "out-of-fold scores, so every training image informs it; --cv-model says what is "
+        "deployed)", "data", parse=optional(parse_calibration), example="cv:5",
+        metavar="split:F|cv:K",
+    )  # fmt: skip
+    fold: int | None = param(
+        None, "train only fold N of --calibration cv:K, validating on it (the cross-fitting "
+        "runner sets it)", "data", parse=optional(integer(min=0, max=CV_MAX_FOLDS - 1)),
+        example="1", metavar="N",
     )  # fmt: skip
     # --- model ---
     model: str = param(
@@ -219,6 +286,17 @@ class RunConfig:
         "evaluation", parse=optional(parse_objective), example="recall>=0.9", dump=str,
         metavar="OBJECTIVE",
     )  # fmt: skip
+    threshold_rule: str = param(
+        "expected", "how a recall bound is asked of the calibration scores", "evaluation",
+        parse=text, choices=THRESHOLD_RULES, example="high-probability",
+    )  # fmt: skip
+    cv_model: str = param(
+        "refit", "with --calibration cv:K, the model deployed: one model refit on all the "
+        "training data (one training more; its recall at the point is unbiased) or the "
+        "ensemble of the K fold models (averaging makes it recall more than the point was "
+        "chosen for, docs/calibration.md)", "evaluation", parse=text,
+        choices=("refit", "ensemble"), example="ensemble",
+    )  # fmt: skip
     tta: str = param(
         "none", "test-time augmentation: average predictions over these views", "evaluation",
         parse=text, choices=TTA_MODES, example="flip",
@@ -275,6 +353,9 @@ class RunConfig:
     def __post_init__(self):
         for p in core_params():
             object.__setattr__(self, p.name, p.coerce(getattr(self, p.name)))
+        coupled = couple_calibration({"val": self.val, "calibration": self.calibration}, "config")
+        object.__setattr__(self, "val", coupled["val"])
+        object.__setattr__(self, "calibration", coupled["calibration"])
         given = dict(self.settings)
         for key in given:
             if key not in component_params():
@@ -294,6 +375,11 @@ class RunConfig:
                 if key == name:
                     return value
         raise AttributeError(f"RunConfig has no setting {name!r}")
+
+    @property
+    def folds(self) -> int | None:
+        """K of ``--calibration cv:K``, or None."""
+        return None if self.calibration is None else int(self.calibration.removeprefix("cv:"))
 
     @property
     def val_fraction(self) -> float | None:
@@ -374,9 +460,17 @@ def _check_combinations(cfg: RunConfig) -> None:
     _check(cfg.sampler is None or not cfg.faithful,
            f"--faithful replays the article's single fixed data order, which --sampler {cfg.sampler} "
            "would not change; drop one of them")  # fmt: skip
-    _check(cfg.objective is None or cfg.val_fraction is not None,
-           f"--objective {cfg.objective} needs a calibration split carved from the training data "
-           "(e.g. --val 0.2): the test split is never used to choose anything")  # fmt: skip
+    _check(cfg.objective is None or cfg.val_fraction is not None or cfg.folds is not None,
+           f"--objective {cfg.objective} needs calibration data carved from the training data "
+           "(e.g. --val 0.2 or --calibration cv:5): the test split is never used to choose "
+           "anything")  # fmt: skip
+    _check(cfg.fold is None or (cfg.folds is not None and cfg.fold < cfg.folds),
+           f"--fold {cfg.fold} needs --calibration cv:K with K > {cfg.fold}")  # fmt: skip
+    _check(cfg.folds is None or cfg.objective is not None,
+           f"--calibration {cfg.calibration} cross-fits the operating point: give --objective "
+           "(e.g. recall>=0.9)")  # fmt: skip
+    _check(cfg.folds is None or not cfg.faithful,
+           "--calibration cv:K does not mix with --faithful: the article used no calibration")  # fmt: skip
 
 
 # --- the spec: every run parameter --------------------------------------------------------
@@ -399,7 +493,7 @@ def _core_names() -> frozenset[str]:
 # The registries whose entries declare settings, in the order --help lists them.
 _COMPONENTS = (
     MODELS, OPTIMIZERS, SCHEDULES, WEIGHT_SCHEMES, AUGMENT_MODES, AUTO_AUGMENTS, MIXES, STEPS,
-    LOSSES,
+    LOSSES, THRESHOLD_RULES,
 )  # fmt: skip
 # Settings a component module declares for itself, not for one registry entry.
 _STANDALONE = (FREEZE_BACKBONE, BACKBONE_LR_SCALE, LOG_TO, MLFLOW_URI)
@@ -436,6 +530,8 @@ EXECUTION_KEYS = tuple(p.name for p in core_params() if p.execution)
 def without_execution_details(config: dict) -> dict:
     """What identifies a run; keys a saved config predates count at their default value."""
     full = {**_defaults(), **config}
+    if full.get("calibration") is None:  # what a cv:K run deploys means nothing to another run
+        full.pop("cv_model", None)
     return {k: v for k, v in full.items() if k not in EXECUTION_KEYS}
 
 
@@ -485,7 +581,7 @@ def _coerce_layer(layer: dict, source: str) -> dict:
                 f"valid keys: {', '.join(known)}"
             )
         out[key] = known[key].coerce(value, None if source == "flags" else source)
-    return out
+    return couple_calibration(out, source)
 
 
 def load_toml(path: str | Path) -> dict:

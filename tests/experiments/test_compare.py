@@ -111,7 +111,7 @@ def test_bad_strategy_lists(text, message):
 
 def test_compare_refuses_the_test_split_for_calibration():
     base = resolve_compare("article", {"data": "x"})
-    with pytest.raises(ConfigError, match="calibration split"):
+    with pytest.raises(ConfigError, match="calibration data"):
         plan_compare(base.replace(val="test", objective=None), parse_strategies("baseline"), 1)
 
 

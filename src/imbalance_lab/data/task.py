@@ -44,6 +44,8 @@ class DataConfig(Protocol):
     image_size: int | None
     skip_bad_images: bool
     val: str
+    calibration: str | None  # "cv:K" (a split:F is spelled as val)
+    fold: int | None  # the cv fold this run holds out, or None
     seed: int
     batch_size: int
     data_mode: str  # "memory", "stream" or "auto"
@@ -85,6 +87,20 @@ def stratified_split(
     except ValueError as exc:
         raise DataError(f"cannot carve a stratified {fraction:g} validation split: {exc}") from None
     return np.sort(kept), np.sort(held)
+
+
+def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
+    """The held-out indices of each of ``folds`` stratified folds (they partition the set)."""
+    from sklearn.model_selection import StratifiedKFold
+
+    smallest = int(np.bincount(labels).min()) if len(labels) else 0
+    if smallest < folds:
+        raise DataError(
+            f"cv:{folds} needs at least {folds} training images of every class, the rarest has "
+            f"{smallest}; use fewer folds or a split:F calibration"
+        )
+    split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return [np.sort(held) for _, held in split.split(np.zeros(len(labels)), labels)]
 
 
 @dataclass(frozen=True)
@@ -149,7 +165,12 @@ def build_task(cfg: DataConfig, *, progress: bool | None = None) -> Task:
             "pass --image-size N to resize both"
         )
     train_idx, val_idx = pick.picked, None
-    if cfg.val not in ("test", "none"):  # "none": every training image trains, no validation
+    if cfg.fold is not None:  # one fold of cv:K: train on the others, validate on this one
+        folds = int(cfg.calibration.removeprefix("cv:"))
+        held = stratified_folds(full_train.labels[pick.picked], folds, cfg.seed)[cfg.fold]
+        val_idx = pick.picked[held]
+        train_idx = np.setdiff1d(pick.picked, val_idx)
+    elif cfg.val not in ("test", "none"):  # "none": every training image trains, no validation
         kept, held = stratified_split(full_train.labels[pick.picked], float(cfg.val), cfg.seed)
         train_idx, val_idx = pick.picked[kept], pick.picked[held]
     held = 0 if val_idx is None else val_idx.size

@@ -1,8 +1,9 @@
 """``compare``: every strategy with the same model, budget and seeds, ranked by an objective.
 
-The operating point of every run is chosen on its calibration split (a stratified
-split carved from the training data); strategies are ranked by the objective on
-that split too. The test split is only reported.
+The operating point of every run is chosen on its calibration data (a stratified
+split carved from the training data, or with ``--calibration cv:K`` the out-of-fold
+scores of K fold models); strategies are ranked by the objective on those same
+scores. The test split is only reported.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ STRATEGY_RESET = dict(sampler=None, weight_scheme=None, class_weights=None, loss
 
 
 def plan_compare(base: RunConfig, strategies: list[Strategy], seeds: int) -> list[PlannedRun]:
-    if base.val_fraction is None or base.objective is None:
+    if (base.val_fraction is None and base.folds is None) or base.objective is None:
         raise ConfigError(
-            "compare chooses operating points on a calibration split and ranks by an objective; "
-            "pass --val 0.2 (not test) and --objective"
+            "compare chooses operating points on calibration data and ranks by an objective; "
+            "pass --val 0.2 (not test) or --calibration cv:5, and --objective"
         )
     runs = []
     for strategy in strategies:

@@ -19,7 +19,9 @@ from tqdm.auto import tqdm
 from imbalance_lab.config import RunConfig
 from imbalance_lab.data.task import build_task
 from imbalance_lab.errors import OutputError
+from imbalance_lab.experiments.crossfit import combine, is_cross_fitted, member_runs
 from imbalance_lab.io import atomic_write_json
+from imbalance_lab.rundir import RunFolder
 from imbalance_lab.training.trainer import finished, fit
 
 
@@ -68,13 +70,34 @@ def run_all(
     echo=print,
     force: bool = False,
 ) -> None:
-    """Train every planned run that has not finished; a killed run resumes from its checkpoint."""
-    pending = []
+    """Train every planned run that has not finished; a killed run resumes from its checkpoint.
+
+    A ``--calibration cv:K`` run becomes its K fold trainings (and the refit), all run by
+    the same workers; once they have finished, its point is chosen on their out-of-fold
+    scores and its own folder written (experiments/crossfit.py).
+    """
+    pending, crossed = [], []
     for run in runs:
         if finished(out / run.name, run.config) is not None:
-            echo(f"{run.name}: finished earlier, skipped")
+            echo(f"{(run.name or str(out))}: finished earlier, skipped")
+        elif is_cross_fitted(run.config):
+            RunFolder(out / run.name).claim(run.config.to_dict(), run.config.identity_of, force)
+            crossed.append(run)
+            for name, cfg in member_runs(run.name, run.config):
+                if finished(out / name, cfg) is None:
+                    pending.append(PlannedRun(name, cfg))
         else:
             pending.append(run)
+    _train_all(pending, out, workers=workers, progress=progress, echo=echo, force=force)
+    for run in crossed:
+        combine(out / run.name, run.config)
+        echo(f"{run.name or out}: operating point chosen on the out-of-fold scores of "
+             f"{run.config.folds} fold models")  # fmt: skip
+
+
+def _train_all(
+    pending: list[PlannedRun], out: Path, *, workers: int, progress: bool, echo, force: bool
+) -> None:
     if workers <= 1 or len(pending) <= 1:
         tasks: dict[str, object] = {}
         for i, run in enumerate(pending, 1):

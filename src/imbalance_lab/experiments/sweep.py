@@ -72,6 +72,12 @@ def make_spec(base: RunConfig, out: Path, *, params: str | None, trials: int, gr
               storage: str | None, prune: bool) -> SweepSpec:  # fmt: skip
     if trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {trials}")
+    if base.folds is not None:
+        raise ConfigError(
+            f"sweep scores every trial on one calibration split; --calibration {base.calibration} "
+            "would train K models per trial: sweep with --val 0.2, then train or compare the "
+            "best setting with --calibration cv:K"
+        )
     if base.objective is None or base.val_fraction is None:
         raise ConfigError(
             "sweep scores every trial by an objective on a calibration split; "

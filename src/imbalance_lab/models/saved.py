@@ -14,7 +14,10 @@ A model file is a dict saved with ``torch.save`` and read with ``weights_only=Tr
                 pretrained     the weights training started from (a record; never reloaded)
                 classes        class names, in output order
                 input_shape    [C, H, W]; normalize {"mean", "std"}: version 1's copy of input
-                faithful, tta, config; threshold or tau (+ prior) when a point was chosen
+                faithful, tta, config; threshold or tau (+ prior, interval) when a point
+                               was chosen
+                ensemble       K when the file holds the K fold models of --calibration cv:K
+                               (models/ensemble.py), their weights under members.<k>.
 
 Version 1 files (before models carried a spec) hold a registry name and input_shape +
 normalize; they are read as version 2 with source "registry" and no params.
@@ -28,6 +31,7 @@ from a factory or a module the user supplies.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -36,6 +40,7 @@ from torch import nn
 
 from imbalance_lab.errors import ModelFileError
 from imbalance_lab.io import atomic_write_bytes, safe_torch_load, torch_bytes
+from imbalance_lab.models.ensemble import Ensemble
 from imbalance_lab.models.factory import is_factory_reference
 from imbalance_lab.models.pretrained import load_weights
 from imbalance_lab.models.registry import MODELS, create_model
@@ -144,15 +149,29 @@ def load_saved_model(
         }
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{path} does not hold a usable model: {str(exc)[:200]}") from None
+    members = _ensemble_size(path, meta)
     if model is None:
         name = factory or _trusted_name(path, recorded, source, trust_factory)
-        model = create_model(
+        build = lambda: create_model(  # noqa: E731
             name, num_classes=len(classes), in_channels=inp.channels, image_size=inp.size,
             faithful=bool(meta.get("faithful", False)), **params,
         )  # fmt: skip
+        model = build() if members is None else Ensemble([build() for _ in range(members)])
+    elif members is not None and not isinstance(model, Ensemble):
+        model = Ensemble([model, *(copy.deepcopy(model) for _ in range(members - 1))])
     load_weights(model, obj["state_dict"], source=str(path), model_name=recorded)
     spec = ModelSpec(recorded, source, inp, params, meta.get("head"), meta.get("pretrained"))
     return attach_spec(model.eval(), spec), meta
+
+
+def _ensemble_size(path, meta: dict) -> int | None:
+    """K of an ensemble file, checked as data; None for one model."""
+    members = meta.get("ensemble")
+    if members is None:
+        return None
+    if not isinstance(members, int) or isinstance(members, bool) or not 1 <= members <= 64:
+        raise ModelFileError(f"{path}: 'ensemble' must be a number of members, got {members!r}")
+    return members
 
 
 def _trusted_name(path, recorded: str, source: str, trust_factory: bool) -> str:

@@ -47,6 +47,18 @@ class Ranked:
     def calibration(self, metric: str) -> list[float]:
         return [r["final"]["operating_point"]["calibration"][metric] for r in self.results]
 
+    def interval(self) -> str:
+        """How sure the seeds' points are: the mean half-width of their calibration interval
+        and the calibration images it rests on (runs from before intervals: '-')."""
+        found = [r["final"]["operating_point"].get("interval") for r in self.results]
+        found = [i for i in found if i]
+        if not found:
+            return "-"
+        width = float(np.mean([i["half_width"] for i in found]))
+        counts = sorted({i["count"] for i in found})
+        n = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+        return f"±{width:.3f} ({found[0]['metric']}, n={n})"
+
     @property
     def met(self) -> int:
         """Seeds whose operating point meets the objective on the calibration split."""
@@ -76,6 +88,7 @@ class CompareResults:
             "seeds",
             f"calibration {self.target_metric}",
             "met on calibration",
+            "point's 95% CI",
             *(c[0] for c in COLUMNS),
         ]
         rows = [
@@ -85,6 +98,7 @@ class CompareResults:
                 str(len(s.results)),
                 fmt_interval(s.calibration(self.target_metric)),
                 f"{s.met}/{len(s.results)}",
+                s.interval(),
                 *map(fmt_interval, s.columns()),
             ]
             for rank, s in enumerate(self.ranked, 1)

@@ -25,6 +25,7 @@ from imbalance_lab.io import atomic_write_text
 from imbalance_lab.reports import plots
 from imbalance_lab.reports.article import read_article
 from imbalance_lab.reports.compare import read_compare
+from imbalance_lab.reports.points import point_notes
 from imbalance_lab.reports.render import Figure, csv_download, figure, render, render_html
 from imbalance_lab.reports.sweep import read_sweep
 from imbalance_lab.reports.tables import Table
@@ -118,6 +119,7 @@ def _train_page(folder: Path, _study: dict, tmp: Path) -> tuple[str, list[Sectio
             "sections/final-metrics.html",
             table=_final_metrics_table(final, _class_names(run)),
             point=final.get("operating_point"),
+            point_notes=point_notes(final.get("operating_point")),
         ),
         _config_section(
             run.result.get("config", {}), "The resolved configuration of this run.", []

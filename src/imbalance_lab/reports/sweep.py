@@ -11,6 +11,7 @@ from pathlib import Path
 
 from imbalance_lab.io import atomic_write_text
 from imbalance_lab.reports.plots import optimisation_history, tradeoff_curve
+from imbalance_lab.reports.points import interval_text
 from imbalance_lab.reports.render import render
 from imbalance_lab.reports.tables import Table, csv_text
 from imbalance_lab.rundir import BEST, SWEEP, TRIALS, read_study_file
@@ -88,10 +89,13 @@ class SweepResults:
         if "config" in best:
             weights = best["config"]["class_weights"]
             rows.append(["class weights", str(tuple(weights) if weights is not None else None)])
-        rows += [
-            ["operating point", best["operating_point"].get("message", "")],
-            ["calibration objective", f"{best['value']:.4f}"],
-        ]
+        chosen = best["operating_point"]
+        rows.append(["operating point", chosen.get("message", "")])
+        if chosen.get("interval"):  # absent from sweeps before intervals were reported
+            rows.append(["calibration interval", interval_text(chosen["interval"])])
+        if chosen.get("warning"):
+            rows.append(["warning", chosen["warning"]])
+        rows.append(["calibration objective", f"{best['value']:.4f}"])
         if "test_at_point" in best:
             point, default = best["test_at_point"], best["test_at_default"]
             rows += [

@@ -16,7 +16,11 @@ from torch import nn
 
 from imbalance_lab.data.imageset import ImageSet
 from imbalance_lab.evaluation.metrics import classification_metrics, score_metrics
-from imbalance_lab.evaluation.thresholds import choose_operating_point, predict_at
+from imbalance_lab.evaluation.thresholds import (
+    choose_operating_point,
+    interval_warning,
+    predict_at,
+)
 from imbalance_lab.models.saved import model_meta, save_model
 from imbalance_lab.rundir import MODEL, RunFolder
 from imbalance_lab.training.checkpoint import remove_checkpoints
@@ -68,19 +72,19 @@ def finish(
         )
         scores["test"] = test_probs.numpy()
         final["test"].update(score_metrics(task.test.labels.numpy(), scores["test"]))
-    point = None
-    if cfg.objective is not None:
+    if cfg.objective is not None and task.val is not None:
         # Chosen on the calibration split only; the test split is scored once, at the end.
+        # (A cv:K run's model refit on all the data has none: its point comes from the
+        # folds' out-of-fold scores, experiments/crossfit.py.)
         prior = np.asarray(class_counts(task.train.labels, task.train.num_classes), dtype=float)
         prior /= prior.sum()
-        point = choose_operating_point(task.val.labels.numpy(), scores["val"], cfg.objective, prior)
+        point = choose_operating_point(
+            task.val.labels.numpy(), scores["val"], cfg.objective, prior,
+            rule=cfg.threshold_rule, delta=cfg.delta,
+        )  # fmt: skip
         if "test" in scores:
             final["test_at_point"] = test_metrics_at(task.test, scores["test"], point, prior)
-        final["operating_point"] = {
-            "kind": point.kind, "value": point.value, "met_on_calibration": point.met,
-            "objective": str(cfg.objective), "calibration": point.calibration,
-            "message": point.message, "prior": prior.tolist(),
-        }  # fmt: skip
+        final["operating_point"] = point_record(point, cfg, prior)
     model.eval()
     if s.writes:
         where = machine(s.device, s.bf16)
@@ -88,6 +92,28 @@ def finish(
         scored = {k: (getattr(task, k).labels.numpy(), v) for k, v in scores.items()}
         s.sinks.on_finish(final, scored, s.folder.path / MODEL)
     return TrainResult(model, log, final, None if s.folder is None else s.folder.path, resumed)
+
+
+def point_record(point, cfg, prior: np.ndarray) -> dict:
+    """result.json's ``final["operating_point"]``."""
+    warning = point.warning
+    if cfg.folds is not None and warning is not None:  # cv:K counts every positive already
+        warning = interval_warning(
+            point.interval, "add positives: every training positive informs this point already"
+        )
+    return {
+        "kind": point.kind, "value": point.value, "met_on_calibration": point.met,
+        "objective": str(cfg.objective), "calibration": point.calibration,
+        "message": point.message, "prior": prior.tolist(), "interval": point.interval,
+        "warning": warning, "rule": cfg.threshold_rule,
+        "calibrated_on": cfg.calibration or f"split:{cfg.val:g}",
+    }  # fmt: skip
+
+
+def point_meta(point: dict) -> dict:
+    """What a model file keeps of a chosen point, for predict and export."""
+    return {point["kind"]: point["value"], "prior": point["prior"],
+            "interval": point.get("interval"), "warning": point.get("warning")}  # fmt: skip
 
 
 def _last_epoch(log: dict) -> dict:
@@ -121,9 +147,7 @@ def _write(
     meta = model_meta(model, classes=task.classes, image_shape=task.train.image_shape,
                       faithful=cfg.faithful, tta=cfg.tta, config=cfg.to_dict())  # fmt: skip
     if "operating_point" in final:
-        point = final["operating_point"]
-        meta[point["kind"]] = point["value"]
-        meta["prior"] = point["prior"]
+        meta.update(point_meta(final["operating_point"]))
     save_model(folder.path / MODEL, model, meta)
     folder.write_scores({k: (getattr(task, k).labels.numpy(), v) for k, v in scores.items()})
     folder.write_samples(*sample_images(task.test))

@@ -116,7 +116,8 @@ def measure(run: Path, cfg: RunConfig, target: float, delta: float) -> dict:
             "interval": point.interval,
             "left_out": at_threshold(held_labels, held_p, point.value),
             "test": test,
-            "test_precision_gap": best_precision_at(test_labels, test_p, target) - test["precision"],
+            "test_precision_gap": best_precision_at(test_labels, test_p, target)
+            - test["precision"],
         }
     for name, find in (("plain", plain_threshold), ("interpolated", interpolated_threshold)):
         t = find(cal_labels, cal_scores[:, 1], target)
@@ -125,14 +126,22 @@ def measure(run: Path, cfg: RunConfig, target: float, delta: float) -> dict:
             "threshold": t,
             "left_out": at_threshold(held_labels, held_p, t),
             "test": test,
-            "test_precision_gap": best_precision_at(test_labels, test_p, target) - test["precision"],
+            "test_precision_gap": best_precision_at(test_labels, test_p, target)
+            - test["precision"],
         }
     row["test_best_precision"] = best_precision_at(test_labels, test_p, target)
     row["left_out_best_precision"] = best_precision_at(held_labels, held_p, target)
-    row["training_seconds"] = result["final"].get("cross_fitting", {}).get(
-        "training_seconds", float(np.sum(RunFolder(run).log().get("epoch_seconds", [])))
+    row["training_seconds"] = (
+        result["final"]
+        .get("cross_fitting", {})
+        .get("training_seconds", float(np.sum(RunFolder(run).log().get("epoch_seconds", []))))
     )
     return row
+
+
+def mean_std(values: list[float]) -> str:
+    v = np.asarray(values, dtype=float)
+    return f"{v.mean():.3f}±{v.std(ddof=1) if len(v) > 1 else 0:.3f}"
 
 
 def main() -> None:
@@ -146,8 +155,13 @@ def main() -> None:
     parser.add_argument("--delta", type=float, default=0.1)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--calibrations", default=",".join(CALIBRATIONS))
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="another run parameter for every run, e.g. augment=all")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another run parameter for every run, e.g. augment=all",
+    )
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     chosen = args.calibrations.split(",")
@@ -179,15 +193,13 @@ def main() -> None:
     for name, per_seed in table.items():
         rows = list(per_seed.values())
         for rule in [*THRESHOLD_RULES.names(), "plain", "interpolated"]:
-            def stat(get):
-                v = np.array([get(r) for r in rows], dtype=float)
-                return f"{v.mean():.3f}±{v.std(ddof=1) if len(v) > 1 else 0:.3f}"
-
+            cells = [[r["rules"][rule]["left_out"]["recall"] for r in rows],
+                     [r["rules"][rule]["test"]["recall"] for r in rows],
+                     [r["rules"][rule]["test"]["precision"] for r in rows],
+                     [r["rules"][rule]["test_precision_gap"] for r in rows]]  # fmt: skip
+            text = [mean_std(values) for values in cells]
             print(f"{name:<14}{rule:<17}{np.mean([r['positives'] for r in rows]):>6.0f}"
-                  f"{stat(lambda r: r['rules'][rule]['left_out']['recall']):>17}"
-                  f"{stat(lambda r: r['rules'][rule]['test']['recall']):>15}"
-                  f"{stat(lambda r: r['rules'][rule]['test']['precision']):>13}"
-                  f"{stat(lambda r: r['rules'][rule]['test_precision_gap']):>15}"
+                  f"{text[0]:>17}{text[1]:>15}{text[2]:>13}{text[3]:>15}"
                   f"{np.mean([r['training_seconds'] for r in rows]):>9.0f}")  # fmt: skip
         for seed, r in per_seed.items():
             e = r["rules"]["expected"]

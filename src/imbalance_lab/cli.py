@@ -8,6 +8,7 @@ help. Bad input ends with one line on stderr and exit code 2.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sys
@@ -352,11 +353,11 @@ def _train(
     from imbalance_lab.training.trainer import finished, fit
 
     folder = RunFolder(run_dir)
-    if resume and not (folder.has_checkpoint() or folder.result() is not None):
-        if not (is_cross_fitted(cfg) and (run_dir / "folds").is_dir()):
-            raise ConfigError(
-                f"--resume: {run_dir} holds no run to continue (no checkpoint.pt or result.json)"
-            )
+    started = folder.has_checkpoint() or folder.result() is not None
+    if resume and not started and not (is_cross_fitted(cfg) and (run_dir / "folds").is_dir()):
+        raise ConfigError(
+            f"--resume: {run_dir} holds no run to continue (no checkpoint.pt or result.json)"
+        )
     done = None if force else finished(run_dir, cfg)
     if done is None and is_cross_fitted(cfg):  # K fold models, then the point on their scores
         run_all([PlannedRun("", cfg)], run_dir, workers=workers, progress=not quiet,
@@ -659,10 +660,9 @@ def predict(model, paths, out, positive, skip_bad_images, factory, trust_factory
         if kind in meta:
             echo(f"operating point saved with the model: {kind} {float(meta[kind]):.4f}")
     if isinstance(meta.get("interval"), dict):
-        try:
+        # An interval the file spells otherwise is not worth failing a prediction.
+        with contextlib.suppress(KeyError, TypeError, ValueError):
             echo(interval_text(meta["interval"]))
-        except (KeyError, TypeError, ValueError):
-            pass  # an interval the file spells otherwise is not worth failing a prediction
     if meta.get("warning"):
         echo(f"warning: {meta['warning']}")
     if out:

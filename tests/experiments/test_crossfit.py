@@ -36,7 +36,9 @@ def test_split_is_the_same_calibration_as_val_and_cv_replaces_it():
     by_val = resolve_config(flags={"val": "0.2"})
     by_calibration = resolve_config(flags={"calibration": "split:0.2"})
     assert by_val.to_dict() == by_calibration.to_dict()
-    cv = resolve_config(defaults={"val": 0.2}, flags={"calibration": "cv:5", "objective": "recall>=0.9"})
+    cv = resolve_config(
+        defaults={"val": 0.2}, flags={"calibration": "cv:5", "objective": "recall>=0.9"}
+    )
     assert (cv.val, cv.calibration, cv.folds) == ("none", "cv:5", 5)
     with pytest.raises(ConfigError, match="drop --val 0.2"):
         resolve_config(flags={"calibration": "cv:5", "val": "0.2", "objective": "recall>=0.9"})
@@ -69,10 +71,12 @@ def test_cv_run_chooses_on_out_of_fold_scores_and_deploys_one_model(tiny_folder,
     # Every training image is scored once, by the fold model that did not see it.
     with np.load(run / "scores.npz") as scores:
         oof_labels, oof = scores["val_labels"], scores["val_scores"]
-        test_labels, test = scores["test_labels"], scores["test_scores"]
+        test = scores["test_scores"]
     assert np.bincount(oof_labels).tolist() == [30, 15]
     folds = [np.load(run / "folds" / f"fold-{k}" / "scores.npz") for k in range(3)]
-    assert sorted(np.concatenate([f["val_scores"][:, 1] for f in folds]).tolist()) == sorted(oof[:, 1].tolist())
+    assert sorted(np.concatenate([f["val_scores"][:, 1] for f in folds]).tolist()) == sorted(
+        oof[:, 1].tolist()
+    )
     # The point is the one the chooser gives on those scores; the test split only reports.
     point = choose_operating_point(oof_labels, oof, parse_objective("recall>=0.9"))
     assert final["operating_point"]["value"] == point.value
@@ -139,6 +143,8 @@ def test_compare_ranks_strategies_on_out_of_fold_scores(tiny_folder, tmp_path, c
         result = json.loads((out / run / "result.json").read_text())
         assert result["final"]["operating_point"]["calibrated_on"] == "cv:2"
         p = result["final"]["operating_point"]["calibration"]
-        assert strategy["score"] == pytest.approx(p["precision"] if p["recall"] >= 0.9 else p["recall"] - 2)
+        assert strategy["score"] == pytest.approx(
+            p["precision"] if p["recall"] >= 0.9 else p["recall"] - 2
+        )
         assert (out / run / "folds" / "fold-1" / "result.json").is_file()
     assert "(recall, n=15)" in (out / "compare.md").read_text()  # every dog informs each point

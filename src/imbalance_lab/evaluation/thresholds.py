@@ -247,8 +247,7 @@ def interval_warning(interval: dict | None, remedy: str = CV_REMEDY) -> str | No
         f"the calibration {interval['metric']} {interval['estimate']:.3f} is known only to "
         f"±{interval['half_width']:.2f} ({interval['confidence']:.0%} CI "
         f"{interval['low']:.2f}-{interval['high']:.2f}, {interval['count']} {counted}); about "
-        f"{interval[f'count_for_{NARROW:g}']} {counted} would narrow it to ±{NARROW:g}: "
-        + remedy
+        f"{interval[f'count_for_{NARROW:g}']} {counted} would narrow it to ±{NARROW:g}: " + remedy
     )
 
 

@@ -101,6 +101,8 @@ def test_cv_run_chooses_on_out_of_fold_scores_and_deploys_one_model(tiny_folder,
     code, out, err = run_cli(["export", run / "model.pt", "--format", "onnx"], capsys)
     assert code == 0, err
     session = ort.InferenceSession(str(run / "model.onnx"))
+    exported = json.loads(session.get_modelmeta().custom_metadata_map["imbalance_lab"])
+    assert exported["operating_point"]["interval"]["count"] == 15
     images = np.zeros((2, 3, 32, 32), dtype=np.uint8)
     (onnx_probs,) = session.run(None, {session.get_inputs()[0].name: images})
     from imbalance_lab.models.saved import prepare_images

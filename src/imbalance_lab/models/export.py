@@ -73,6 +73,8 @@ def export_metadata(meta: dict) -> dict:
     elif "tau" in meta:
         point = {"kind": "tau", "value": float(meta["tau"]), "prior": list(meta["prior"]),
                  "rule": "argmax over classes of log p - tau * log prior"}  # fmt: skip
+    if point is not None and isinstance(meta.get("interval"), dict):
+        point["interval"] = meta["interval"]  # how sure the calibration is of the point
     return {
         "format": "imbalance-lab-export", "version": EXPORT_VERSION, "model": meta["model"],
         "classes": classes,

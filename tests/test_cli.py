@@ -410,7 +410,7 @@ def test_objective_without_a_calibration_split_is_refused(tiny_folder, tmp_path,
         ["train", "--data", tiny_folder, "--objective", "recall>=0.9", "--out", tmp_path / "o"],
         capsys,
     )
-    assert code == 2 and "needs a calibration split" in err and not (tmp_path / "o").exists()
+    assert code == 2 and "needs calibration data" in err and not (tmp_path / "o").exists()
 
 
 def test_resume_flag_needs_a_run_to_continue(tiny_folder, tmp_path, capsys):

@@ -57,25 +57,33 @@ def _kill_mid_trial_then_rerun(data, out, storage, trials):
     from optuna.trial import TrialState
 
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(_cmd(data, out, trials, 2, storage), env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
-    deadline = time.time() + 240
     killed_running = []
-    while time.time() < deadline and proc.poll() is None:
-        time.sleep(0.5)
-        if not (out / "sweep.json").exists():
-            continue
-        try:
-            states = _states(_study(out, storage))
-        except Exception:  # noqa: BLE001  (the study may not exist yet)
-            continue
-        if len(states[TrialState.COMPLETE]) >= 1 and states[TrialState.RUNNING]:
-            os.killpg(proc.pid, signal.SIGKILL)  # the command and both workers, mid-trial
-            # Read after the kill: a trial seen running a moment before may have finished.
-            proc.wait()
-            killed_running = [t.number for t in _states(_study(out, storage))[TrialState.RUNNING]]
+    # A trial seen running may finish between the look and the kill (a trial takes about a
+    # second here); then the sweep is rerun, resuming, and caught again.
+    for _attempt in range(3):
+        proc = subprocess.Popen(_cmd(data, out, trials, 2, storage), env=env,
+                                start_new_session=True, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)  # fmt: skip
+        deadline = time.time() + 240
+        while time.time() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+            if not (out / "sweep.json").exists():
+                continue
+            try:
+                states = _states(_study(out, storage))
+            except Exception:  # noqa: BLE001  (the study may not exist yet)
+                continue
+            if len(states[TrialState.COMPLETE]) >= 1 and states[TrialState.RUNNING]:
+                os.killpg(proc.pid, signal.SIGKILL)  # the command and both workers, mid-trial
+                proc.wait()
+                # Read after the kill: what was running when it died.
+                killed_running = [
+                    t.number for t in _states(_study(out, storage))[TrialState.RUNNING]
+                ]
+                break
+        proc.wait()
+        if killed_running:
             break
-    proc.wait()
     assert killed_running, f"never caught a running trial: {proc.stderr.read().decode()[-2000:]}"
     rerun = subprocess.run(
         _cmd(data, out, trials, 2, storage), env=env, capture_output=True, timeout=600

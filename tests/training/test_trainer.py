@@ -286,5 +286,5 @@ def test_without_validation_every_training_image_trains_and_test_is_scored_once(
 
 
 def test_an_objective_needs_a_calibration_split_not_none():
-    with pytest.raises(ConfigError, match="needs a calibration split"):
+    with pytest.raises(ConfigError, match="needs calibration data"):
         RunConfig(val="none", objective="max-f1")

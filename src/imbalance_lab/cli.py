@@ -337,6 +337,12 @@ def train(out, force, resume, quiet, workers, config_file, print_config, **run):
     # Under torchrun, every rank trains and rank 0 alone writes and talks.
     dist = init_from_env(resolve_device(cfg.device))
     try:
+        if dist.world_size > 1 and cfg.folds is not None and cfg.fold is None:
+            raise ConfigError(
+                f"--calibration {cfg.calibration} trains its fold models as separate runs: start "
+                "it without torchrun (--workers N trains N folds at once), or run each fold "
+                "under torchrun with --fold K"
+            )
         _train(cfg, run_dir, force, resume, quiet or not dist.is_main, talk=dist.is_main,
                workers=workers)  # fmt: skip
     finally:

@@ -530,7 +530,8 @@ EXECUTION_KEYS = tuple(p.name for p in core_params() if p.execution)
 def without_execution_details(config: dict) -> dict:
     """What identifies a run; keys a saved config predates count at their default value."""
     full = {**_defaults(), **config}
-    if full.get("calibration") is None:  # what a cv:K run deploys means nothing to another run
+    # What a cv:K run deploys means nothing to another run, nor to one of its folds.
+    if full.get("calibration") is None or full.get("fold") is not None:
         full.pop("cv_model", None)
     return {k: v for k, v in full.items() if k not in EXECUTION_KEYS}
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,9 +136,9 @@ class RunFolder:
         """
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            probe = self.path / ".write-test"
+            probe = self.path / f".write-test-{os.getpid()}"  # one per process: no race
             probe.write_bytes(b"")
-            probe.unlink()
+            probe.unlink(missing_ok=True)
         except OSError as exc:
             raise OutputError(
                 f"output folder {self.path} is not writable: {exc.strerror or exc}"

@@ -197,7 +197,8 @@ def test_two_commands_on_one_postgres_study_complete_every_trial_once(
     time.sleep(1.0)
     second = subprocess.run(cmd, capture_output=True, timeout=300)
     first.wait(timeout=600)
-    assert first.returncode == 0 and second.returncode == 0, second.stderr.decode()[-2000:]
+    assert first.returncode == 0, first.stderr.read().decode()[-2000:]
+    assert second.returncode == 0, second.stderr.decode()[-2000:]
     from optuna.trial import TrialState
 
     complete = _states(_study(out, storage))[TrialState.COMPLETE]

@@ -133,7 +133,12 @@ def trial_config(spec: SweepSpec, trial) -> RunConfig:
 
 
 SCHEMA_RETRIES = 5
-SCHEMA_RACE_MESSAGES = ("already exists", "UNIQUE constraint failed", "duplicate key value")
+# What a driver says when another process is creating the same schema at that moment
+# (PostgreSQL also reports concurrent DDL as "tuple concurrently updated" or a deadlock).
+SCHEMA_RACE_MESSAGES = (
+    "already exists", "UNIQUE constraint failed", "duplicate key value", "concurrently updated",
+    "deadlock detected", "could not serialize access",
+)  # fmt: skip
 
 
 def _storage(url: str):

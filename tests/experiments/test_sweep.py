@@ -159,7 +159,7 @@ def postgres(tmp_path_factory):
     port = _free_port()
     subprocess.run([*as_user, str(pg / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
                    check=True, capture_output=True)  # fmt: skip
-    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c max_connections=50"
+    opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {sock} -c max_connections=200"
     subprocess.run([*as_user, str(pg / "pg_ctl"), "-D", str(data), "-o", opts, "-w", "-l", str(root / "log"), "start"],
                    check=True, capture_output=True)  # fmt: skip
     try:

@@ -3,6 +3,7 @@ import pytest
 from sklearn import metrics as skm
 
 from imbalance_lab.evaluation import classification_metrics, confusion_matrix
+from imbalance_lab.evaluation.metrics import binary_metrics_at_thresholds
 
 
 @pytest.mark.parametrize("num_classes", [2, 3, 10])
@@ -114,3 +115,18 @@ def test_shot_groups_bounds_are_inclusive_for_medium_and_inputs_are_checked():
         shot_accuracy([1.0], [1, 2])
     with pytest.raises(ValueError, match="few_below"):
         shot_accuracy([1.0], [1], many_above=10, few_below=20)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_metrics_at_every_threshold_match_sklearn(seed):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 300)
+    p = np.round(rng.random(300), 2)  # ties, as real scores have
+    thresholds = np.unique(np.r_[p, 1.5, -0.5])
+    at = binary_metrics_at_thresholds(y, p, thresholds)
+    for i, t in enumerate(thresholds):
+        pred = (p >= t).astype(int)
+        assert at["recall"][i] == pytest.approx(skm.recall_score(y, pred, zero_division=0))
+        assert at["precision"][i] == pytest.approx(skm.precision_score(y, pred, zero_division=0))
+        assert at["f1"][i] == pytest.approx(skm.f1_score(y, pred, zero_division=0))
+        assert at["balanced_accuracy"][i] == pytest.approx(skm.balanced_accuracy_score(y, pred))

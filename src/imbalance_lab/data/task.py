@@ -44,7 +44,7 @@ class DataConfig(Protocol):
     image_size: int | None
     skip_bad_images: bool
     val: str
-    calibration: str | None  # "cv:K" (a split:F is spelled as val)
+    folds: int | None  # K of --calibration cv:K (a split:F is spelled as val), or None
     fold: int | None  # the cv fold this run holds out, or None
     seed: int
     batch_size: int
@@ -166,8 +166,7 @@ def build_task(cfg: DataConfig, *, progress: bool | None = None) -> Task:
         )
     train_idx, val_idx = pick.picked, None
     if cfg.fold is not None:  # one fold of cv:K: train on the others, validate on this one
-        folds = int(cfg.calibration.removeprefix("cv:"))
-        held = stratified_folds(full_train.labels[pick.picked], folds, cfg.seed)[cfg.fold]
+        held = stratified_folds(full_train.labels[pick.picked], cfg.folds, cfg.seed)[cfg.fold]
         val_idx = pick.picked[held]
         train_idx = np.setdiff1d(pick.picked, val_idx)
     elif cfg.val not in ("test", "none"):  # "none": every training image trains, no validation

@@ -69,6 +69,28 @@ def classification_metrics(y_true, y_pred, num_classes: int, positive: int | Non
     return metrics_from_confusion(confusion_matrix(y_true, y_pred, num_classes), positive)
 
 
+def binary_metrics_at_thresholds(y_true, p, thresholds) -> dict[str, np.ndarray]:
+    """Recall, precision, F1 and balanced accuracy of class 1 when predicting p >= t, for
+    every t in ``thresholds`` at once: the values :func:`metrics_from_confusion` gives,
+    from counts read off the sorted scores (O(N log N) instead of one confusion matrix
+    per threshold, which the threshold search over every distinct score would need)."""
+    y_true, p = np.asarray(y_true), np.asarray(p, dtype=np.float64)
+    pos, neg = np.sort(p[y_true == 1]), np.sort(p[y_true != 1])
+    tp = len(pos) - np.searchsorted(pos, thresholds, side="left")
+    fp = len(neg) - np.searchsorted(neg, thresholds, side="left")
+    recall = _safe_div(tp, np.full(tp.shape, len(pos)))
+    precision = _safe_div(tp, tp + fp)
+    specificity = _safe_div(len(neg) - fp, np.full(fp.shape, len(neg)))
+    present = [r for r, n in ((specificity, len(neg)), (recall, len(pos))) if n > 0]
+    return {
+        "recall": recall,
+        "precision": precision,
+        "f1": _safe_div(2 * precision * recall, precision + recall),
+        # Mean recall over the classes that occur, as in metrics_from_confusion.
+        "balanced_accuracy": sum(present) / len(present) if present else np.zeros(tp.shape),
+    }
+
+
 def score_metrics(y_true, scores, positive: int = 1) -> dict:
     """Threshold-free metrics from class probabilities ``scores`` (N, C).
 

@@ -57,7 +57,7 @@ from imbalance_lab.evaluation.intervals import (
     clopper_pearson,
     positives_for,
 )
-from imbalance_lab.evaluation.metrics import classification_metrics
+from imbalance_lab.evaluation.metrics import binary_metrics_at_thresholds, classification_metrics
 from imbalance_lab.evaluation.objectives import Objective
 from imbalance_lab.params import Param, number
 from imbalance_lab.registry import Registry
@@ -288,30 +288,6 @@ def _unmet_reason(
     return f"the best {name} is {metrics[name]:.3f}"
 
 
-def _threshold_metrics(y_true: np.ndarray, p: np.ndarray, candidates: np.ndarray) -> dict:
-    """Recall, precision, F1 and balanced accuracy at every candidate threshold at once.
-
-    The float operations are those of metrics_from_confusion, in the same order, so the
-    values, and the ties the search breaks, are the same as one confusion matrix per
-    candidate; this is O(N log N) instead of O(N^2).
-    """
-    pos, neg = np.sort(p[y_true == 1]), np.sort(p[y_true != 1])
-    tp = (len(pos) - np.searchsorted(pos, candidates, side="left")).astype(np.float64)
-    fp = (len(neg) - np.searchsorted(neg, candidates, side="left")).astype(np.float64)
-    tn = len(neg) - fp
-
-    def ratio(num, den):
-        return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
-
-    recall = ratio(tp, np.full_like(tp, len(pos)))
-    precision = ratio(tp, tp + fp)
-    f1 = ratio(2 * precision * recall, precision + recall)
-    specificity = ratio(tn, np.full_like(tn, len(neg)))
-    present = [r for r, n in ((specificity, len(neg)), (recall, len(pos))) if n > 0]
-    balanced = (present[0] + present[1]) / 2 if len(present) == 2 else present[0]
-    return {"recall": recall, "precision": precision, "f1": f1, "balanced_accuracy": balanced}
-
-
 def _choose_threshold(y_true, scores, objective, rule, threshold_rule, delta) -> OperatingPoint:
     p = scores[:, 1]
     positives = int((y_true == 1).sum())
@@ -319,7 +295,7 @@ def _choose_threshold(y_true, scores, objective, rule, threshold_rule, delta) ->
     # Every distinct score is a candidate (predict positive when p >= t), plus one
     # above the maximum (nothing positive).
     candidates = np.unique(np.concatenate([p, [np.nextafter(p.max(), np.inf)]]))
-    at = _threshold_metrics(y_true, p, candidates)
+    at = binary_metrics_at_thresholds(y_true, p, candidates)
     best, best_key = None, None
     for i, t in enumerate(candidates):
         m = {name: float(values[i]) for name, values in at.items()}

@@ -50,10 +50,9 @@ def is_cross_fitted(cfg) -> bool:
 def member_runs(name: str, cfg) -> list[tuple[str, object]]:
     """(run folder name, config) of the trainings a cv:K run needs: K folds (+ the refit)."""
     prefix = f"{name}/" if name else ""
-    # What is deployed does not change a fold model: the folds of an ensemble run and of a
-    # refit run are the same runs (and one can reuse the other's).
-    fold_cfg = cfg.replace(cv_model="ensemble")
-    runs = [(f"{prefix}{FOLDS}/fold-{k}", fold_cfg.replace(fold=k)) for k in range(cfg.folds)]
+    # What is deployed is no part of a fold's identity (config.without_execution_details):
+    # the folds of an ensemble run and of a refit run are the same runs.
+    runs = [(f"{prefix}{FOLDS}/fold-{k}", cfg.replace(fold=k)) for k in range(cfg.folds)]
     if cfg.cv_model == "refit":
         runs.append((f"{prefix}{REFIT}", refit_config(cfg)))
     return runs
@@ -107,6 +106,7 @@ def combine(folder: str | Path, cfg) -> dict:
         test_labels, test_scores = source.scores()["test"]
         train_metrics = source.result()["final"]["train"]
     n_classes = len(classes)
+    test_threshold_free = score_metrics(test_labels, test_scores)
     final = {
         "train": train_metrics,
         "val": {
@@ -115,11 +115,11 @@ def combine(folder: str | Path, cfg) -> dict:
         },
         "test": {
             **classification_metrics(test_labels, test_scores.argmax(axis=1), n_classes),
-            **score_metrics(test_labels, test_scores),
+            **test_threshold_free,
         },
         "test_at_point": {
             **classification_metrics(test_labels, predict_at(test_scores, point, prior), n_classes),
-            **score_metrics(test_labels, test_scores),
+            **test_threshold_free,
         },
         "operating_point": point_record(point, cfg, prior),
         "cross_fitting": _cost(folder, cfg, results),

@@ -79,7 +79,7 @@ def run_all(
     pending, crossed = [], []
     for run in runs:
         if finished(out / run.name, run.config) is not None:
-            echo(f"{(run.name or str(out))}: finished earlier, skipped")
+            echo(f"{run.name or out}: finished earlier, skipped")
         elif is_cross_fitted(run.config):
             RunFolder(out / run.name).claim(run.config.to_dict(), run.config.identity_of, force)
             crossed.append(run)

@@ -152,10 +152,13 @@ def load_saved_model(
     members = _ensemble_size(path, meta)
     if model is None:
         name = factory or _trusted_name(path, recorded, source, trust_factory)
-        build = lambda: create_model(  # noqa: E731
-            name, num_classes=len(classes), in_channels=inp.channels, image_size=inp.size,
-            faithful=bool(meta.get("faithful", False)), **params,
-        )  # fmt: skip
+
+        def build() -> nn.Module:
+            return create_model(
+                name, num_classes=len(classes), in_channels=inp.channels, image_size=inp.size,
+                faithful=bool(meta.get("faithful", False)), **params,
+            )  # fmt: skip
+
         model = build() if members is None else Ensemble([build() for _ in range(members)])
     elif members is not None and not isinstance(model, Ensemble):
         model = Ensemble([model, *(copy.deepcopy(model) for _ in range(members - 1))])

@@ -106,7 +106,8 @@ def point_record(point, cfg, prior: np.ndarray) -> dict:
         "objective": str(cfg.objective), "calibration": point.calibration,
         "message": point.message, "prior": prior.tolist(), "interval": point.interval,
         "warning": warning, "rule": cfg.threshold_rule,
-        "calibrated_on": cfg.calibration or f"split:{cfg.val:g}",
+        "calibrated_on": (f"split:{cfg.val:g}" if cfg.calibration is None else cfg.calibration
+                          if cfg.fold is None else f"fold {cfg.fold} of {cfg.calibration}"),
     }  # fmt: skip
 
 

@@ -292,9 +292,10 @@ class RunConfig:
     )  # fmt: skip
     cv_model: str = param(
         "refit", "with --calibration cv:K, the model deployed: one model refit on all the "
-        "training data (one training more; its recall at the point is unbiased) or the "
-        "ensemble of the K fold models (averaging makes it recall more than the point was "
-        "chosen for, docs/calibration.md)", "evaluation", parse=text,
+        "training data for a fold model's steps (one training more; closest to the chosen "
+        "recall where measured) or the ensemble of the K fold models (averaging makes it "
+        "recall more than the point was chosen for; docs/calibration.md)", "evaluation",
+        parse=text,
         choices=("refit", "ensemble"), example="ensemble",
     )  # fmt: skip
     tta: str = param(

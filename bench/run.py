@@ -48,12 +48,14 @@ def bare_training_steps(task, epochs: int, batch_size: int = 64) -> None:
     loop`` bounds any speed-up the trainer can show.
     """
     from imbalance_lab.models.convnet import ArticleConvNet
+    from imbalance_lab.models.spec import spec_of
     from imbalance_lab.training.trainer import prepare
 
     torch.manual_seed(0)
     model = ArticleConvNet(2, 3).to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = prepare(task.train.images, torch.device("cpu"))
+    c, h, _ = task.train.image_shape
+    x = prepare(task.train.images, torch.device("cpu"), spec_of(model, c, h).input)
     y = task.train.labels
     bf16 = use_bf16(None, torch.device("cpu"))  # the precision the trainer picks here
     for _ in range(epochs):

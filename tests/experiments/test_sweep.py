@@ -232,3 +232,25 @@ def test_processes_creating_one_new_storage_at_once_all_succeed(tmp_path):
     for proc in procs:
         proc.join()
     assert results == ["ok"] * 4, results
+
+
+def test_a_trial_whose_worker_died_before_its_first_heartbeat_is_failed(tmp_path):
+    # Killed between ask() and its first beat, a worker leaves a RUNNING trial with no
+    # heartbeat, which Optuna's fail_stale_trials never fails: the sweep waited on it for ever.
+    from optuna.storages import fail_stale_trials
+    from optuna.trial import TrialState
+
+    from imbalance_lab.experiments.sweep import _storage, fail_unbeaten
+
+    url = f"sqlite:///{tmp_path / 'optuna.sqlite3'}"
+    study = optuna.create_study(study_name="s", storage=_storage(url), direction="maximize")
+    ghost, beating = study.ask(), study.ask()
+    study._storage.record_heartbeat(beating._trial_id)
+
+    fail_stale_trials(study)  # Optuna's own check: the ghost has no heartbeat to be stale by
+    assert study._storage.get_trial(ghost._trial_id).state == TrialState.RUNNING
+    assert fail_unbeaten(study, grace_s=60) == []  # too young to be declared dead
+    assert fail_unbeaten(study, grace_s=0) == [ghost.number]
+    reread = optuna.load_study(study_name="s", storage=url)
+    states = {t.number: t.state for t in reread.get_trials()}
+    assert states == {ghost.number: TrialState.FAIL, beating.number: TrialState.RUNNING}

@@ -42,6 +42,9 @@ DEFAULTS = {
 SEARCHABLE = ("weight", "lr", "epochs", "gamma", "tau", "strategy")
 HEARTBEAT_S = 5  # seconds between a running trial's heartbeats
 GRACE_S = 20  # a trial silent for this long belongs to a dead worker
+# A trial asked for but never beaten (its worker died between ask and first beat) is dead
+# after this long: above SQLite's 60 s lock wait, which can delay a first beat.
+UNBEATEN_S = 90
 POLL_S = 1.0
 
 
@@ -239,6 +242,49 @@ class Heartbeat:
         self.thread.join()
 
 
+def fail_unbeaten(study, grace_s: float = UNBEATEN_S) -> list[int]:
+    """Fail the running trials that never recorded a heartbeat and began over grace_s ago.
+
+    Optuna's fail_stale_trials judges a trial by its last heartbeat, and skips a trial that
+    has none. A worker killed between ask() and its first beat leaves such a trial
+    RUNNING for ever; when it holds the last slot the sweep would wait on it for ever.
+    Returns the failed trials' numbers. (Trial start times are each worker's clock: with
+    several machines, their clocks must agree to well within grace_s.)
+    """
+    from datetime import datetime
+
+    from optuna.exceptions import UpdateFinishedTrialError
+    from optuna.storages._rdb.models import TrialHeartbeatModel
+    from optuna.trial import TrialState
+
+    now = datetime.now()
+    old = {
+        t._trial_id: t.number
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        if t.datetime_start is not None and (now - t.datetime_start).total_seconds() > grace_s
+    }
+    if not old:
+        return []
+    storage = study._storage
+    rdb = getattr(storage, "_backend", storage)  # the RDBStorage under Optuna's cache
+    session = rdb.scoped_session()
+    try:
+        rows = session.query(TrialHeartbeatModel.trial_id).filter(
+            TrialHeartbeatModel.trial_id.in_(list(old))
+        )
+        beaten = {trial_id for (trial_id,) in rows}
+    finally:
+        rdb.scoped_session.remove()
+    failed = []
+    for trial_id in sorted(set(old) - beaten):
+        try:
+            if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+                failed.append(old[trial_id])
+        except UpdateFinishedTrialError:
+            pass  # another worker failed it first
+    return failed
+
+
 def _count(study, state) -> list:
     return study.get_trials(deepcopy=False, states=(state,))
 
@@ -259,6 +305,7 @@ def worker(spec: SweepSpec, out: Path, worker_id: int, threads: int) -> int:
     done = 0
     while True:
         fail_stale_trials(study)  # a dead worker's trial -> FAIL, and re-queued with its params
+        fail_unbeaten(study)  # one that died before its first beat -> FAIL (nothing trained)
         complete = len(_count(study, TrialState.COMPLETE))
         running = _count(study, TrialState.RUNNING)
         if complete >= spec.trials:

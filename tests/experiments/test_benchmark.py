@@ -56,5 +56,8 @@ def test_one_epoch_of_two_methods_writes_the_page_and_a_rerun_trains_nothing(
     assert result["data"]["train"]["c0"] == 30 and result["data"]["train"]["c9"] == 3  # factor 10
     page = doc.read_text()
     assert "## Imbalance factor 10, 1 epoch\n" in page and "| ldam-drw |" in page
+    # Under each table, the machine its runs finished on (no GPU in CI: the CPU).
+    table_end = page.index("\n\n", page.index("| ldam-drw |"))
+    assert page[table_end:].lstrip().startswith("Finished on") and "- CPU only: " in page
     code, _, err = run_cli(args[:-1], capsys)  # the same command again: both runs are done
     assert code == 0 and err.count("finished earlier, skipped") == 2

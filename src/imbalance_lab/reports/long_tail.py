@@ -32,10 +32,9 @@ def write_long_tail_page(out: str | Path, doc: str | Path | None = None) -> Path
     for group in dict.fromkeys(row["group"] for row in summary["rows"]):
         rows = [row for row in summary["rows"] if row["group"] == group]
         groups.append({"name": group, "imbalance": rows[0]["imbalance"],
-                       "epochs": rows[0]["epochs"], "table": _table(rows)})  # fmt: skip
-    machines = {json.dumps(r["machine"], sort_keys=True) for r in summary["rows"] if r["machine"]}
-    text = render("benchmark/long-tail.md", summary=summary, groups=groups,
-                  machines=[json.loads(m) for m in sorted(machines)])  # fmt: skip
+                       "epochs": rows[0]["epochs"], "table": _table(rows),
+                       "machines": _machines(rows)})  # fmt: skip
+    text = render("benchmark/long-tail.md", summary=summary, groups=groups)
     atomic_write_text(out / PAGE, text)
     if doc is not None:
         atomic_write_text(doc, text)
@@ -49,10 +48,24 @@ def _table(rows: list[dict]) -> Table:
     for row in rows:
         published = "–" if row["published"] is None else f"{row['published']:.2f}"
         shots = [_percent([v for v in row["shots"][k] if v is not None]) for k in ("many", "medium", "few")]  # fmt: skip
-        wall = mean_std(row["wall_seconds"])[0] / 3600
         body.append([row["method"], published, _percent(row["top1"]), *shots,
-                     ", ".join(map(str, row["seeds"])), f"{wall:.1f} h"])  # fmt: skip
+                     ", ".join(map(str, row["seeds"])), _duration(mean_std(row["wall_seconds"])[0])])  # fmt: skip
     return Table(header, body)
+
+
+def _machines(rows: list[dict]) -> list[dict]:
+    """The machines a group's runs finished on, each with the methods that ran there."""
+    by_machine: dict[str, list[str]] = {}
+    for row in rows:
+        if row["machine"]:
+            by_machine.setdefault(json.dumps(row["machine"], sort_keys=True), []).append(
+                row["method"]
+            )
+    return [{**json.loads(m), "methods": methods} for m, methods in sorted(by_machine.items())]
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
 def _percent(values: list[float]) -> str:

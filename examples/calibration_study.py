@@ -1,4 +1,5 @@
-"""Where to choose a recall operating point: split:0.1, split:0.2 or cv:5 (ensemble or refit).
+"""Where to choose a recall operating point: split:0.1, split:0.2, cv:5 (ensemble or refit)
+or cv:5x3 (matched).
 
 Trains, per seed, one run per calibration and scores each chosen point twice:
 
@@ -43,8 +44,10 @@ CALIBRATIONS = {
     "split-0.2": dict(calibration="split:0.2"),
     "cv-5-refit": dict(calibration="cv:5", cv_model="refit"),
     "cv-5-ensemble": dict(calibration="cv:5", cv_model="ensemble"),
+    "cv-5x3-matched": dict(calibration="cv:5x3", cv_model="matched"),
 }
-TRAININGS = {"split-0.1": 1, "split-0.2": 1, "cv-5-refit": 6, "cv-5-ensemble": 5}
+TRAININGS = {"split-0.1": 1, "split-0.2": 1, "cv-5-refit": 6, "cv-5-ensemble": 5,
+             "cv-5x3-matched": 15}  # fmt: skip
 
 
 def configs(data: str, task: str, seeds: list[int], epochs: int, objective: str, extra: dict):

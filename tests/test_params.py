@@ -30,8 +30,10 @@ NEEDS = {
     "step": {"model": "glmc-resnet32"},
     "calibration": {"objective": "recall>=0.9"},
     "fold": {"calibration": "cv:5", "objective": "recall>=0.9"},
-}
-REPLACES = {"calibration": ("val",), "fold": ("val",)}
+    "repeat": {"calibration": "cv:5x2", "cv-model": "matched", "fold": "0",
+               "objective": "recall>=0.9"},
+}  # fmt: skip
+REPLACES = {"calibration": ("val",), "fold": ("val",), "repeat": ("val",)}
 
 
 def _toml_literal(value) -> str:

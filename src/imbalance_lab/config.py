@@ -79,23 +79,29 @@ def parse_val(value) -> str | float:
 
 
 CV_MAX_FOLDS = 20
+CV_MAX_REPEATS = 10
 
 
 def parse_calibration(value) -> str:
-    """``split:F`` (a stratified fraction F of the training data, as ``--val F``) or ``cv:K``
-    (K stratified folds: K fold models, the point chosen on their out-of-fold scores)."""
+    """``split:F`` (a stratified fraction F of the training data, as ``--val F``), ``cv:K``
+    (K stratified folds: K fold models, the point chosen on their out-of-fold scores) or
+    ``cv:KxM`` (the K-fold split repeated M times, each time drawn afresh)."""
     raw = str(value).strip().lower().replace(" ", "")
     kind, _, number_text = raw.partition(":")
     try:
         if kind == "split":
             return f"split:{number(above=0, below=1)(number_text):g}"
         if kind == "cv":
-            return f"cv:{integer(min=2, max=CV_MAX_FOLDS)(number_text)}"
+            k_text, _, m_text = number_text.partition("x")
+            k = integer(min=2, max=CV_MAX_FOLDS)(k_text)
+            m = integer(min=1, max=CV_MAX_REPEATS)(m_text) if m_text else 1
+            return f"cv:{k}" if m == 1 else f"cv:{k}x{m}"
     except ConfigError:
         pass
     raise ConfigError(
-        f"must be split:F with F in (0, 1) (e.g. split:0.2) or cv:K with K in 2..{CV_MAX_FOLDS} "
-        f"(e.g. cv:5), got {value!r}"
+        f"must be split:F with F in (0, 1) (e.g. split:0.2), cv:K with K in 2..{CV_MAX_FOLDS} "
+        f"(e.g. cv:5) or cv:KxM, the K folds drawn M times, M in 1..{CV_MAX_REPEATS} "
+        f"(e.g. cv:5x3), got {value!r}"
     )
 
 
@@ -183,15 +189,21 @@ class RunConfig:
     calibration: str | None = param(
         None,
         "where the operating point is chosen: split:F (a stratified fraction of the training "
-        "data, the same as --val F) or cv:K (K fold models; the point is chosen on their "
+        "data, the same as --val F), cv:K (K fold models; the point is chosen on their "
         "out-of-fold scores, so every training image informs it; --cv-model says what is "
-        "deployed)", "data", parse=optional(parse_calibration), example="cv:5",
-        metavar="split:F|cv:K",
+        "deployed) or cv:KxM (the K folds drawn M times: each image's M out-of-fold scores "
+        "averaged, for --cv-model matched)", "data", parse=optional(parse_calibration),
+        example="cv:5", metavar="split:F|cv:K|cv:KxM",
     )  # fmt: skip
     fold: int | None = param(
         None, "train only fold N of --calibration cv:K, validating on it (the cross-fitting "
         "runner sets it)", "data", parse=optional(integer(min=0, max=CV_MAX_FOLDS - 1)),
         example="1", metavar="N",
+    )  # fmt: skip
+    repeat: int | None = param(
+        None, "with --fold, the repetition R of --calibration cv:KxM whose split it trains on "
+        "(the cross-fitting runner sets it; none or 0: the first)", "data",
+        parse=optional(integer(min=0, max=CV_MAX_REPEATS - 1)), example="1", metavar="R",
     )  # fmt: skip
     # --- model ---
     model: str = param(
@@ -292,11 +304,11 @@ class RunConfig:
     )  # fmt: skip
     cv_model: str = param(
         "refit", "with --calibration cv:K, the model deployed: one model refit on all the "
-        "training data for a fold model's steps (one training more; closest to the chosen "
-        "recall where measured) or the ensemble of the K fold models (averaging makes it "
-        "recall more than the point was chosen for; docs/calibration.md)", "evaluation",
-        parse=text,
-        choices=("refit", "ensemble"), example="ensemble",
+        "training data for a fold model's steps (one training more), the ensemble of the K "
+        "fold models (averaging makes it recall more than the point was chosen for), or "
+        "matched: fold 0's model of each of cv:KxM's M repetitions, averaged as each image's "
+        "M out-of-fold scores were (docs/calibration.md)", "evaluation",
+        parse=text, choices=("refit", "ensemble", "matched"), example="matched",
     )  # fmt: skip
     tta: str = param(
         "none", "test-time augmentation: average predictions over these views", "evaluation",
@@ -379,8 +391,29 @@ class RunConfig:
 
     @property
     def folds(self) -> int | None:
-        """K of ``--calibration cv:K``, or None."""
-        return None if self.calibration is None else int(self.calibration.removeprefix("cv:"))
+        """K of ``--calibration cv:K`` (or cv:KxM), or None."""
+        if self.calibration is None:
+            return None
+        return int(self.calibration.removeprefix("cv:").partition("x")[0])
+
+    @property
+    def repeats(self) -> int:
+        """M of ``--calibration cv:KxM``: how many times the K folds are drawn (1 for cv:K)."""
+        if self.calibration is None:
+            return 1
+        return int(self.calibration.partition("x")[2] or 1)
+
+    @property
+    def run_seed(self) -> int:
+        """The seed of the training itself (initial weights, data order, augmentation) and of
+        a cv fold split: ``seed``, or for a later repetition of cv:KxM one drawn from it, so
+        that the repetitions are independent trainings on the same imbalanced set (whose
+        images ``seed`` picks)."""
+        if not self.repeat:
+            return self.seed
+        import numpy as np
+
+        return int(np.random.SeedSequence([self.seed, self.repeat]).generate_state(1)[0])
 
     @property
     def val_fraction(self) -> float | None:
@@ -467,6 +500,12 @@ def _check_combinations(cfg: RunConfig) -> None:
            "anything")  # fmt: skip
     _check(cfg.fold is None or (cfg.folds is not None and cfg.fold < cfg.folds),
            f"--fold {cfg.fold} needs --calibration cv:K with K > {cfg.fold}")  # fmt: skip
+    _check(not cfg.repeat or (cfg.fold is not None and cfg.repeat < cfg.repeats),
+           f"--repeat {cfg.repeat} needs --fold and --calibration cv:KxM with M > {cfg.repeat}")  # fmt: skip
+    _check(cfg.repeats == 1 or cfg.cv_model == "matched",
+           f"--calibration {cfg.calibration} averages each image's {cfg.repeats} out-of-fold "
+           f"scores, as only --cv-model matched is scored (an ensemble of {cfg.repeats} fold "
+           f"models); give --cv-model matched, or cv:{cfg.folds} for --cv-model {cfg.cv_model}")  # fmt: skip
     _check(cfg.folds is None or cfg.objective is not None,
            f"--calibration {cfg.calibration} cross-fits the operating point: give --objective "
            "(e.g. recall>=0.9)")  # fmt: skip

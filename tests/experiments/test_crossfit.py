@@ -114,6 +114,60 @@ def test_cv_run_chooses_on_out_of_fold_scores_and_deploys_one_model(tiny_folder,
     assert code == 0, err and (run / "report.html").stat().st_size > 10_000
 
 
+def test_repeated_folds_are_spelled_cv_k_x_m_and_deploy_only_the_matched_model():
+    cfg = RunConfig(calibration="cv:5X3", cv_model="matched", objective="recall>=0.9")
+    assert (cfg.calibration, cfg.folds, cfg.repeats) == ("cv:5x3", 5, 3)
+    assert RunConfig(calibration="cv:5x1", objective="recall>=0.9").calibration == "cv:5"
+    with pytest.raises(ConfigError, match="give --cv-model matched, or cv:5 for --cv-model refit"):
+        RunConfig(calibration="cv:5x3", objective="recall>=0.9")
+    with pytest.raises(ConfigError, match=r"or cv:KxM, the K folds drawn M times, M in 1\.\.10"):
+        RunConfig(calibration="cv:5x0", objective="recall>=0.9")
+    with pytest.raises(ConfigError, match="--repeat 1 needs --fold"):
+        RunConfig(calibration="cv:5x2", cv_model="matched", repeat=1, objective="recall>=0.9")
+    with pytest.raises(ConfigError, match="--repeat 3 needs --fold and --calibration cv:KxM with M > 3"):
+        cfg.replace(fold=0, repeat=3)
+    # A later repetition trains afresh (weights, order, fold split); the first is cv:K's.
+    assert cfg.replace(fold=0).run_seed == cfg.seed == cfg.replace(fold=0, repeat=0).run_seed
+    assert len({cfg.replace(fold=0, repeat=r).run_seed for r in range(3)}) == 3
+
+
+@pytest.mark.slow
+def test_cv_k_x_m_averages_each_images_repeated_scores_and_deploys_their_ensemble(
+    tiny_folder, tmp_path, capsys
+):
+    run = tmp_path / "cv"
+    code, _, err = run_cli(["train", "--data", tiny_folder, *TINY, "--calibration", "cv:2x2",
+                            "--cv-model", "matched", "--out", run], capsys)  # fmt: skip
+    assert code == 0, err
+    final = json.loads((run / "result.json").read_text())["final"]
+    dirs = [run / "folds" / "fold-0", run / "folds" / "fold-1",
+            run / "folds" / "repeat-1" / "fold-0", run / "folds" / "repeat-1" / "fold-1"]  # fmt: skip
+    folds = [np.load(d / "scores.npz") for d in dirs]
+    # Each image's score, read off the images each fold run held out: two per image.
+    cfg = RunConfig(data=str(tiny_folder), classes=("cat", "dog"), counts="30,15", epochs=1,
+                    batch_size=16, calibration="cv:2x2", cv_model="matched",
+                    objective="recall>=0.9")  # fmt: skip
+    by_image: dict[bytes, list[float]] = {}
+    for (r, k), f in zip([(0, 0), (0, 1), (1, 0), (1, 1)], folds, strict=True):
+        held = build_task(cfg.replace(fold=k, repeat=r), progress=False).val.images
+        for image, p in zip(held, f["val_scores"][:, 1], strict=True):
+            by_image.setdefault(image.numpy().tobytes(), []).append(float(p))
+    assert len(by_image) == 45 and all(len(v) == 2 for v in by_image.values())
+    first, second = ({float(p) for p in f["val_scores"][:, 1]} for f in (folds[0], folds[2]))
+    assert first != second  # repetition 1 is another split and other trainings
+    with np.load(run / "scores.npz") as scores:
+        oof_labels, oof, test = scores["val_labels"], scores["val_scores"], scores["test_scores"]
+    assert sorted(oof[:, 1].tolist()) == pytest.approx(sorted(np.mean(v) for v in by_image.values()))
+    point = choose_operating_point(oof_labels, oof, parse_objective("recall>=0.9"))
+    assert final["operating_point"]["value"] == point.value
+    # Deployed: fold 0 of each repetition, averaged as the out-of-fold scores were.
+    np.testing.assert_allclose(test, (folds[0]["test_scores"] + folds[2]["test_scores"]) / 2, atol=1e-6)
+    _, meta = load_saved_model(run / "model.pt")
+    assert meta["ensemble"] == 2 and meta["threshold"] == point.value
+    assert final["cross_fitting"] == {**final["cross_fitting"], "folds": 2, "repeats": 2,
+                                      "trainings": 4, "deployed": "matched"}  # fmt: skip
+
+
 @pytest.mark.slow
 def test_a_lost_fold_is_retrained_alone_and_the_run_ends_the_same(tiny_folder, tmp_path, capsys):
     run = tmp_path / "cv"

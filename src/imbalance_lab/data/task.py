@@ -46,6 +46,8 @@ class DataConfig(Protocol):
     val: str
     folds: int | None  # K of --calibration cv:K (a split:F is spelled as val), or None
     fold: int | None  # the cv fold this run holds out, or None
+    repeat: int | None  # which of cv:KxM's M fold splits that fold is of (None: the first)
+    run_seed: int  # seed draws the imbalanced set; run_seed the fold split (and the training)
     seed: int
     batch_size: int
     data_mode: str  # "memory", "stream" or "auto"
@@ -145,6 +147,17 @@ def left_out(cfg: DataConfig) -> ImageSet:
     return pick.full_train.take(np.setdiff1d(np.arange(len(pick.full_train)), pick.picked))
 
 
+def held_out_positions(cfg: DataConfig) -> list[list[np.ndarray]]:
+    """For each repetition of a cv:K (or cv:KxM) run, the positions in its imbalanced
+    training set that each fold holds out, in the order its fold run scores them."""
+    pick = _pick(cfg)
+    labels = pick.full_train.labels[pick.picked]
+    return [
+        stratified_folds(labels, cfg.folds, cfg.replace(fold=0, repeat=r or None).run_seed)
+        for r in range(cfg.repeats)
+    ]
+
+
 def build_task(cfg: DataConfig, *, progress: bool | None = None) -> Task:
     """The run's train / validation / test splits, in memory or streamed.
 
@@ -166,7 +179,7 @@ def build_task(cfg: DataConfig, *, progress: bool | None = None) -> Task:
         )
     train_idx, val_idx = pick.picked, None
     if cfg.fold is not None:  # one fold of cv:K: train on the others, validate on this one
-        held = stratified_folds(full_train.labels[pick.picked], cfg.folds, cfg.seed)[cfg.fold]
+        held = stratified_folds(full_train.labels[pick.picked], cfg.folds, cfg.run_seed)[cfg.fold]
         val_idx = pick.picked[held]
         train_idx = np.setdiff1d(pick.picked, val_idx)
     elif cfg.val not in ("test", "none"):  # "none": every training image trains, no validation

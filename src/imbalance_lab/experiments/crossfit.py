@@ -10,12 +10,18 @@ cross-conformal prediction, Vovk 2015, and its jackknife+ variant, Barber et al.
 
 The out-of-fold scores describe single fold models on images they did not see. What is
 deployed (``--cv-model``) is either the ensemble of the K fold models (no training beyond
-the K) or one model refit on all the training data (one more training). See
+the K) or one model refit on all the training data (one more training); both are other
+models than the ones scored. ``matched`` deploys models of the kind that was scored:
+with ``cv:KxM`` the K-fold split is drawn M times (each repetition a fresh split and fresh
+trainings on the same imbalanced set), each image's M out-of-fold scores are averaged,
+and the deployed model averages M fold models, fold 0's of each repetition: each of
+those M saw none of a new image, as each of an image's M scorers saw none of it. See
 docs/calibration.md for which holds the chosen recall on held-out images.
 
 The run folder::
 
     <run>/folds/fold-<k>/   each fold model's own run folder (resumable like any run)
+    <run>/folds/repeat-<r>/fold-<k>/   the folds of repetition r >= 1 of cv:KxM
     <run>/refit/            the model refit on all the data (--cv-model refit)
     <run>/result.json ...   the run: "val" is the out-of-fold scores, "test" the deployed
                             model's, model.pt the deployed model (an ensemble is one file),
@@ -52,10 +58,18 @@ def member_runs(name: str, cfg) -> list[tuple[str, object]]:
     prefix = f"{name}/" if name else ""
     # What is deployed is no part of a fold's identity (config.without_execution_details):
     # the folds of an ensemble run and of a refit run are the same runs.
-    runs = [(f"{prefix}{FOLDS}/fold-{k}", cfg.replace(fold=k)) for k in range(cfg.folds)]
+    runs = [
+        (f"{prefix}{_fold_dir(r, k)}", cfg.replace(fold=k, repeat=r or None))
+        for r in range(cfg.repeats)
+        for k in range(cfg.folds)
+    ]
     if cfg.cv_model == "refit":
         runs.append((f"{prefix}{REFIT}", refit_config(cfg)))
     return runs
+
+
+def _fold_dir(repeat: int, fold: int) -> str:
+    return f"{FOLDS}/fold-{fold}" if repeat == 0 else f"{FOLDS}/repeat-{repeat}/fold-{fold}"
 
 
 def refit_config(cfg):
@@ -77,14 +91,13 @@ def combine(folder: str | Path, cfg) -> dict:
     """Choose the point on the out-of-fold scores and write the run folder of the deployed
     model; returns its ``final`` metrics. The test split is scored, never used to choose."""
     folder = Path(folder)
-    folds = [RunFolder(folder / FOLDS / f"fold-{k}") for k in range(cfg.folds)]
+    folds = [RunFolder(folder / _fold_dir(r, k)) for r in range(cfg.repeats) for k in range(cfg.folds)]  # fmt: skip
     results = [f.result() for f in folds]
     if any(r is None for r in results):
         missing = next(f.path for f, r in zip(folds, results, strict=True) if r is None)
         raise OutputError(f"{missing} has not finished; rerun the command to train it")
     scores = [f.scores() for f in folds]
-    oof_labels = np.concatenate([s["val"][0] for s in scores])
-    oof_scores = np.concatenate([s["val"][1] for s in scores])
+    oof_labels, oof_scores = _out_of_fold(cfg, scores)
     classes = list(results[0]["data"]["train"])
     counts = np.bincount(oof_labels, minlength=len(classes)).astype(float)
     prior = counts / counts.sum()  # every training image is out of fold exactly once
@@ -92,14 +105,16 @@ def combine(folder: str | Path, cfg) -> dict:
         oof_labels, oof_scores, cfg.objective, prior, rule=cfg.threshold_rule, delta=cfg.delta
     )
     factory = cfg.model if is_factory_reference(cfg.model) else None
-    if cfg.cv_model == "ensemble":
-        loaded = [load_saved_model(f / MODEL, factory=factory) for f in folds]
+    if cfg.cv_model in ("ensemble", "matched"):
+        # ensemble: the K fold models of the one split; matched: fold 0 of each repetition.
+        members = range(cfg.folds) if cfg.cv_model == "ensemble" else range(0, len(folds), cfg.folds)  # fmt: skip
+        loaded = [load_saved_model(folds[i] / MODEL, factory=factory) for i in members]
         meta0 = loaded[0][1]
         c, h, _ = meta0["input_shape"]
-        model = ensemble_of([m for m, _ in loaded], c, h)
+        model = loaded[0][0] if len(loaded) == 1 else ensemble_of([m for m, _ in loaded], c, h)
         test_labels = scores[0]["test"][0]
-        test_scores = np.mean([s["test"][1] for s in scores], axis=0)
-        train_metrics = _mean_metrics([r["final"]["train"] for r in results])
+        test_scores = np.mean([scores[i]["test"][1] for i in members], axis=0)
+        train_metrics = _mean_metrics([results[i]["final"]["train"] for i in members])
     else:
         source = RunFolder(folder / REFIT)
         model, meta0 = load_saved_model(source / MODEL, factory=factory)
@@ -128,6 +143,8 @@ def combine(folder: str | Path, cfg) -> dict:
                       tta=cfg.tta, config=cfg.to_dict())  # fmt: skip
     if cfg.cv_model == "ensemble":
         meta["ensemble"] = cfg.folds
+    elif cfg.cv_model == "matched" and cfg.repeats > 1:
+        meta["ensemble"] = cfg.repeats
     meta.update(point_meta(final["operating_point"]))
     out = RunFolder(folder)
     save_model(folder / MODEL, model, meta)
@@ -138,10 +155,41 @@ def combine(folder: str | Path, cfg) -> dict:
     data = dict(results[0]["data"])
     data["train"] = dict(zip(classes, counts.astype(int).tolist(), strict=True))
     data["val"] = dict(data["train"])  # out of fold: the same images
-    data["calibration"] = f"cv:{cfg.folds}, out-of-fold scores of {cfg.folds} fold models"
+    data["calibration"] = f"{cfg.calibration}, out-of-fold scores of {cfg.folds} fold models" + (
+        f", each image's averaged over {cfg.repeats} repetitions" if cfg.repeats > 1 else ""
+    )
     out.write_result(cfg.to_dict(), final, data, world_size=results[0].get("world_size", 1),
                      machine=results[0].get("machine"))  # fmt: skip
     return final
+
+
+def _out_of_fold(cfg, scores: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, scores) out of fold: with cv:K each fold's held-out images, one after
+    another; with cv:KxM each image's mean over the M repetitions, every repetition's
+    scores put back in the imbalanced set's order first."""
+    if cfg.repeats == 1:
+        return (np.concatenate([s["val"][0] for s in scores]),
+                np.concatenate([s["val"][1] for s in scores]))  # fmt: skip
+    from imbalance_lab.data.task import held_out_positions
+
+    k = cfg.folds
+    labels = scores_sum = None
+    for r, held in enumerate(held_out_positions(cfg)):
+        order = np.concatenate(held)
+        rep_labels = np.empty(order.size, dtype=np.int64)
+        rep_scores = np.empty((order.size, scores[0]["val"][1].shape[1]))
+        rep_labels[order] = np.concatenate([s["val"][0] for s in scores[r * k : (r + 1) * k]])
+        rep_scores[order] = np.concatenate([s["val"][1] for s in scores[r * k : (r + 1) * k]])
+        if labels is None:
+            labels, scores_sum = rep_labels, rep_scores
+        elif not np.array_equal(labels, rep_labels):
+            raise OutputError(
+                f"repetition {r}'s folds hold other images than repetition 0's: its fold runs "
+                "were trained on another data set; rerun them (--force)"
+            )
+        else:
+            scores_sum = scores_sum + rep_scores
+    return labels, scores_sum / cfg.repeats
 
 
 def _mean_metrics(blocks: list[dict]) -> dict:
@@ -152,11 +200,11 @@ def _mean_metrics(blocks: list[dict]) -> dict:
 
 def _cost(folder: Path, cfg, results: list[dict]) -> dict:
     """What the cross-fitting cost: trainings and their summed epoch time."""
-    logs = [RunFolder(folder / FOLDS / f"fold-{k}").log() for k in range(cfg.folds)]
+    logs = [RunFolder(folder / _fold_dir(r, k)).log() for r in range(cfg.repeats) for k in range(cfg.folds)]  # fmt: skip
     if cfg.cv_model == "refit":
         logs.append(RunFolder(folder / REFIT).log())
     seconds = sum(float(np.sum(log.get("epoch_seconds", []))) for log in logs)
-    cost = {"folds": cfg.folds, "deployed": cfg.cv_model, "trainings": len(logs),
+    cost = {"folds": cfg.folds, "repeats": cfg.repeats, "deployed": cfg.cv_model, "trainings": len(logs),
             "training_seconds": seconds}  # fmt: skip
     if cfg.cv_model == "refit":
         cost["refit_epochs"] = refit_config(cfg).epochs

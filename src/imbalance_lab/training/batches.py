@@ -67,13 +67,13 @@ def _through_loader(s, train, order, copies, epoch: int):
     mask = s.plan.augment_mask(copies)
     per_image = s.plan.augment is not None and per_image_augment(size)
     data = data.with_transform(train_transform(size) if per_image else None)
-    keys = epoch_keys(order.numpy(), cfg.seed, epoch, augment=mask)
+    keys = epoch_keys(order.numpy(), cfg.run_seed, epoch, augment=mask)
     parts = [keys[b * cfg.batch_size : (b + 1) * cfg.batch_size][rank::world]
              for b in range(s.plan.batches)]  # fmt: skip
     loader = make_loader(data, batches=parts, workers=cfg.loader_workers, device=s.device)
     batched = _batched_extras(s.plan.augment, per_image)
     for b, (images, labels) in enumerate(loader):
-        gen = _batch_generator(cfg.seed, epoch, b)
+        gen = _batch_generator(cfg.run_seed, epoch, b)
         part_copies = copies[b * cfg.batch_size : (b + 1) * cfg.batch_size][rank::world]
         part_mask = None if mask is None else mask[b * cfg.batch_size : (b + 1) * cfg.batch_size][rank::world]  # fmt: skip
         if batched is not None and part_mask is not None and part_mask.any():

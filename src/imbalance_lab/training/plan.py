@@ -29,11 +29,11 @@ class EpochPlan:
         self.base = torch.arange(n)
         self.copies = torch.zeros(n, dtype=torch.bool)
         if cfg.sampler == "weighted-sampler":
-            self.weighted = SAMPLERS.get("weighted-sampler")(random_state=cfg.seed).fit(
+            self.weighted = SAMPLERS.get("weighted-sampler")(random_state=cfg.run_seed).fit(
                 labels.numpy()
             )
         elif cfg.sampler is not None:
-            sampler = SAMPLERS.get(cfg.sampler)(sampling_strategy="auto", random_state=cfg.seed)
+            sampler = SAMPLERS.get(cfg.sampler)(sampling_strategy="auto", random_state=cfg.run_seed)
             self.base = torch.from_numpy(sampler.fit_resample(labels.numpy()))
             mask = getattr(sampler, "repeated_mask_", None)
             self.copies = (

@@ -222,7 +222,7 @@ def _open(cfg, task: Task, model, out_dir, force: bool, warn) -> Session:
         raise ConfigError(
             "--faithful replays the article's single-process loop; run it without torchrun"
         )
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.run_seed)
     train = task.train
     folder = RunFolder(out_dir) if out_dir is not None else None
     c, h, _ = train.image_shape
@@ -255,7 +255,7 @@ def _open(cfg, task: Task, model, out_dir, force: bool, warn) -> Session:
         freeze_backbone(model)
     s.optimizer = create_optimizer(cfg, param_groups(model, cfg.backbone_lr_scale))
     s.average = WeightAverage(model, cfg.ema)
-    s.gen = torch.Generator().manual_seed(cfg.seed)
+    s.gen = torch.Generator().manual_seed(cfg.run_seed)
     s.replay = ArticleReplay(len(train), s.gen) if cfg.faithful else None
     model.train()  # the article calls train() once, before the epoch loop
     forward = model

@@ -124,7 +124,9 @@ def test_repeated_folds_are_spelled_cv_k_x_m_and_deploy_only_the_matched_model()
         RunConfig(calibration="cv:5x0", objective="recall>=0.9")
     with pytest.raises(ConfigError, match="--repeat 1 needs --fold"):
         RunConfig(calibration="cv:5x2", cv_model="matched", repeat=1, objective="recall>=0.9")
-    with pytest.raises(ConfigError, match="--repeat 3 needs --fold and --calibration cv:KxM with M > 3"):
+    with pytest.raises(
+        ConfigError, match="--repeat 3 needs --fold and --calibration cv:KxM with M > 3"
+    ):
         cfg.replace(fold=0, repeat=3)
     # A later repetition trains afresh (weights, order, fold split); the first is cv:K's.
     assert cfg.replace(fold=0).run_seed == cfg.seed == cfg.replace(fold=0, repeat=0).run_seed
@@ -157,11 +159,15 @@ def test_cv_k_x_m_averages_each_images_repeated_scores_and_deploys_their_ensembl
     assert first != second  # repetition 1 is another split and other trainings
     with np.load(run / "scores.npz") as scores:
         oof_labels, oof, test = scores["val_labels"], scores["val_scores"], scores["test_scores"]
-    assert sorted(oof[:, 1].tolist()) == pytest.approx(sorted(np.mean(v) for v in by_image.values()))
+    assert sorted(oof[:, 1].tolist()) == pytest.approx(
+        sorted(np.mean(v) for v in by_image.values())
+    )
     point = choose_operating_point(oof_labels, oof, parse_objective("recall>=0.9"))
     assert final["operating_point"]["value"] == point.value
     # Deployed: fold 0 of each repetition, averaged as the out-of-fold scores were.
-    np.testing.assert_allclose(test, (folds[0]["test_scores"] + folds[2]["test_scores"]) / 2, atol=1e-6)
+    np.testing.assert_allclose(
+        test, (folds[0]["test_scores"] + folds[2]["test_scores"]) / 2, atol=1e-6
+    )
     _, meta = load_saved_model(run / "model.pt")
     assert meta["ensemble"] == 2 and meta["threshold"] == point.value
     assert final["cross_fitting"] == {**final["cross_fitting"], "folds": 2, "repeats": 2,

@@ -302,13 +302,14 @@ class RunConfig:
         "expected", "how a recall bound is asked of the calibration scores", "evaluation",
         parse=text, choices=THRESHOLD_RULES, example="high-probability",
     )  # fmt: skip
-    cv_model: str = param(
-        "refit", "with --calibration cv:K, the model deployed: one model refit on all the "
+    cv_model: str | None = param(
+        None, "with --calibration cv:K, the model deployed: one model refit on all the "
         "training data for a fold model's steps (one training more), the ensemble of the K "
         "fold models (averaging makes it recall more than the point was chosen for), or "
         "matched: fold 0's model of each of cv:KxM's M repetitions, averaged as each image's "
-        "M out-of-fold scores were (docs/calibration.md)", "evaluation",
-        parse=text, choices=("refit", "ensemble", "matched"), example="matched",
+        "M out-of-fold scores were (docs/calibration.md). Unset: refit for cv:K, matched for "
+        "cv:KxM", "evaluation",
+        parse=optional(text), choices=("refit", "ensemble", "matched"), example="matched",
     )  # fmt: skip
     tta: str = param(
         "none", "test-time augmentation: average predictions over these views", "evaluation",
@@ -369,6 +370,8 @@ class RunConfig:
         coupled = couple_calibration({"val": self.val, "calibration": self.calibration}, "config")
         object.__setattr__(self, "val", coupled["val"])
         object.__setattr__(self, "calibration", coupled["calibration"])
+        if self.cv_model is None and self.calibration is not None:
+            object.__setattr__(self, "cv_model", "matched" if self.repeats > 1 else "refit")
         given = dict(self.settings)
         for key in given:
             if key not in component_params():

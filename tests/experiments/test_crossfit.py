@@ -118,8 +118,11 @@ def test_repeated_folds_are_spelled_cv_k_x_m_and_deploy_only_the_matched_model()
     cfg = RunConfig(calibration="cv:5X3", cv_model="matched", objective="recall>=0.9")
     assert (cfg.calibration, cfg.folds, cfg.repeats) == ("cv:5x3", 5, 3)
     assert RunConfig(calibration="cv:5x1", objective="recall>=0.9").calibration == "cv:5"
+    # Unset, the deployed model is the refit for cv:K and the matched ensemble for cv:KxM.
+    assert RunConfig(calibration="cv:5", objective="recall>=0.9").cv_model == "refit"
+    assert RunConfig(calibration="cv:5x3", objective="recall>=0.9").cv_model == "matched"
     with pytest.raises(ConfigError, match="give --cv-model matched, or cv:5 for --cv-model refit"):
-        RunConfig(calibration="cv:5x3", objective="recall>=0.9")
+        RunConfig(calibration="cv:5x3", cv_model="refit", objective="recall>=0.9")
     with pytest.raises(ConfigError, match=r"or cv:KxM, the K folds drawn M times, M in 1\.\.10"):
         RunConfig(calibration="cv:5x0", objective="recall>=0.9")
     with pytest.raises(ConfigError, match="--repeat 1 needs --fold"):

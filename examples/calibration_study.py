@@ -188,7 +188,9 @@ def main() -> None:
         if name in chosen:
             table.setdefault(name, {})[seed] = measure(out / name / f"seed-{seed}", cfg, target,
                                                        args.delta)  # fmt: skip
-    (out / "study.json").write_text(json.dumps(table, indent=1))
+    saved = out / "study.json"  # the calibrations measured before stay beside these
+    earlier = json.loads(saved.read_text()) if saved.exists() else {}
+    saved.write_text(json.dumps({**earlier, **table}, indent=1))
     print(f"task {args.task}, {args.objective}, seeds {seeds}; mean ± std over the seeds")
     header = (f"{'calibration':<14}{'rule':<17}{'pos':>6}{'left-out recall':>17}"
               f"{'test recall':>15}{'test prec':>13}{'gap to best':>15}{'train s':>9}")  # fmt: skip

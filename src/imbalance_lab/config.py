@@ -28,6 +28,7 @@ from typing import Any
 from imbalance_lab.data.budget import DATA_MODES, parse_size
 from imbalance_lab.data.imbalance import counts_text, ratio_text
 from imbalance_lab.data.sources import data_location
+from imbalance_lab.data.task import repeat_seed
 from imbalance_lab.errors import ConfigError, closest
 from imbalance_lab.evaluation.objectives import SYNTAX, Objective, parse_objective
 from imbalance_lab.evaluation.thresholds import THRESHOLD_RULES
@@ -395,28 +396,22 @@ class RunConfig:
     @property
     def folds(self) -> int | None:
         """K of ``--calibration cv:K`` (or cv:KxM), or None."""
-        if self.calibration is None:
-            return None
-        return int(self.calibration.removeprefix("cv:").partition("x")[0])
+        return None if self.calibration is None else self._cv_shape()[0]
 
     @property
     def repeats(self) -> int:
         """M of ``--calibration cv:KxM``: how many times the K folds are drawn (1 for cv:K)."""
-        if self.calibration is None:
-            return 1
-        return int(self.calibration.partition("x")[2] or 1)
+        return 1 if self.calibration is None else self._cv_shape()[1]
+
+    def _cv_shape(self) -> tuple[int, int]:
+        k, _, m = self.calibration.removeprefix("cv:").partition("x")
+        return int(k), int(m or 1)
 
     @property
     def run_seed(self) -> int:
         """The seed of the training itself (initial weights, data order, augmentation) and of
-        a cv fold split: ``seed``, or for a later repetition of cv:KxM one drawn from it, so
-        that the repetitions are independent trainings on the same imbalanced set (whose
-        images ``seed`` picks)."""
-        if not self.repeat:
-            return self.seed
-        import numpy as np
-
-        return int(np.random.SeedSequence([self.seed, self.repeat]).generate_state(1)[0])
+        a cv fold split: see :func:`repeat_seed`."""
+        return repeat_seed(self.seed, self.repeat)
 
     @property
     def val_fraction(self) -> float | None:

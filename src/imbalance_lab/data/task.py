@@ -46,7 +46,7 @@ class DataConfig(Protocol):
     val: str
     folds: int | None  # K of --calibration cv:K (a split:F is spelled as val), or None
     fold: int | None  # the cv fold this run holds out, or None
-    repeat: int | None  # which of cv:KxM's M fold splits that fold is of (None: the first)
+    repeats: int  # M of --calibration cv:KxM (1 for cv:K)
     run_seed: int  # seed draws the imbalanced set; run_seed the fold split (and the training)
     seed: int
     batch_size: int
@@ -89,6 +89,15 @@ def stratified_split(
     except ValueError as exc:
         raise DataError(f"cannot carve a stratified {fraction:g} validation split: {exc}") from None
     return np.sort(kept), np.sort(held)
+
+
+def repeat_seed(seed: int, repeat: int | None) -> int:
+    """The training and fold-split seed of repetition ``repeat`` of cv:KxM: ``seed`` for
+    the first (so it is cv:K's), else one drawn from (seed, repeat), so that repetitions
+    are independent trainings on the same imbalanced set (whose images ``seed`` picks)."""
+    if not repeat:
+        return seed
+    return int(np.random.SeedSequence([seed, repeat]).generate_state(1)[0])
 
 
 def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> list[np.ndarray]:
@@ -153,8 +162,7 @@ def held_out_positions(cfg: DataConfig) -> list[list[np.ndarray]]:
     pick = _pick(cfg)
     labels = pick.full_train.labels[pick.picked]
     return [
-        stratified_folds(labels, cfg.folds, cfg.replace(fold=0, repeat=r or None).run_seed)
-        for r in range(cfg.repeats)
+        stratified_folds(labels, cfg.folds, repeat_seed(cfg.seed, r)) for r in range(cfg.repeats)
     ]
 
 

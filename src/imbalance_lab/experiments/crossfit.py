@@ -172,24 +172,20 @@ def _out_of_fold(cfg, scores: list[dict]) -> tuple[np.ndarray, np.ndarray]:
                 np.concatenate([s["val"][1] for s in scores]))  # fmt: skip
     from imbalance_lab.data.task import held_out_positions
 
-    k = cfg.folds
-    labels = scores_sum = None
+    k, repetitions = cfg.folds, []
     for r, held in enumerate(held_out_positions(cfg)):
-        order = np.concatenate(held)
-        rep_labels = np.empty(order.size, dtype=np.int64)
-        rep_scores = np.empty((order.size, scores[0]["val"][1].shape[1]))
-        rep_labels[order] = np.concatenate([s["val"][0] for s in scores[r * k : (r + 1) * k]])
-        rep_scores[order] = np.concatenate([s["val"][1] for s in scores[r * k : (r + 1) * k]])
-        if labels is None:
-            labels, scores_sum = rep_labels, rep_scores
-        elif not np.array_equal(labels, rep_labels):
-            raise OutputError(
-                f"repetition {r}'s folds hold other images than repetition 0's: its fold runs "
-                "were trained on another data set; rerun them (--force)"
-            )
-        else:
-            scores_sum = scores_sum + rep_scores
-    return labels, scores_sum / cfg.repeats
+        order, part = np.concatenate(held), scores[r * k : (r + 1) * k]
+        labels = np.empty(order.size, dtype=np.int64)
+        probs = np.empty((order.size, part[0]["val"][1].shape[1]))
+        labels[order] = np.concatenate([s["val"][0] for s in part])
+        probs[order] = np.concatenate([s["val"][1] for s in part])
+        repetitions.append((labels, probs))
+    if any(not np.array_equal(labels, repetitions[0][0]) for labels, _ in repetitions):
+        raise OutputError(
+            "the repetitions' fold runs hold other images than the first's: they were trained "
+            "on another data set; rerun them (--force)"
+        )
+    return repetitions[0][0], np.mean([probs for _, probs in repetitions], axis=0)
 
 
 def _mean_metrics(blocks: list[dict]) -> dict:

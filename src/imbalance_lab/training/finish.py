@@ -94,6 +94,15 @@ def finish(
     return TrainResult(model, log, final, None if s.folder is None else s.folder.path, resumed)
 
 
+def _calibrated_on(cfg) -> str:
+    if cfg.calibration is None:
+        return f"split:{cfg.val:g}"
+    if cfg.fold is None:
+        return cfg.calibration
+    repetition = f" of repetition {cfg.repeat}" if cfg.repeat else ""
+    return f"fold {cfg.fold}{repetition} of {cfg.calibration}"
+
+
 def point_record(point, cfg, prior: np.ndarray) -> dict:
     """result.json's ``final["operating_point"]``."""
     warning = point.warning
@@ -106,8 +115,7 @@ def point_record(point, cfg, prior: np.ndarray) -> dict:
         "objective": str(cfg.objective), "calibration": point.calibration,
         "message": point.message, "prior": prior.tolist(), "interval": point.interval,
         "warning": warning, "rule": cfg.threshold_rule,
-        "calibrated_on": (f"split:{cfg.val:g}" if cfg.calibration is None else cfg.calibration
-                          if cfg.fold is None else f"fold {cfg.fold} of {cfg.calibration}"),
+        "calibrated_on": _calibrated_on(cfg),
     }  # fmt: skip
 
 

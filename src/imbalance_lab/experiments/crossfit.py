@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from imbalance_lab.data.task import held_out_positions
 from imbalance_lab.errors import OutputError
 from imbalance_lab.evaluation.metrics import classification_metrics, score_metrics
 from imbalance_lab.evaluation.thresholds import choose_operating_point, predict_at
@@ -59,17 +60,20 @@ def member_runs(name: str, cfg) -> list[tuple[str, object]]:
     # What is deployed is no part of a fold's identity (config.without_execution_details):
     # the folds of an ensemble run and of a refit run are the same runs.
     runs = [
-        (f"{prefix}{_fold_dir(r, k)}", cfg.replace(fold=k, repeat=r or None))
-        for r in range(cfg.repeats)
-        for k in range(cfg.folds)
+        (f"{prefix}{path}", cfg.replace(fold=k, repeat=r or None)) for r, k, path in _fold_runs(cfg)
     ]
     if cfg.cv_model == "refit":
         runs.append((f"{prefix}{REFIT}", refit_config(cfg)))
     return runs
 
 
-def _fold_dir(repeat: int, fold: int) -> str:
-    return f"{FOLDS}/fold-{fold}" if repeat == 0 else f"{FOLDS}/repeat-{repeat}/fold-{fold}"
+def _fold_runs(cfg) -> list[tuple[int, int, str]]:
+    """(repetition, fold, folder in the run) of every fold run, repetition by repetition."""
+    return [
+        (r, k, f"{FOLDS}/fold-{k}" if r == 0 else f"{FOLDS}/repeat-{r}/fold-{k}")
+        for r in range(cfg.repeats)
+        for k in range(cfg.folds)
+    ]
 
 
 def refit_config(cfg):
@@ -91,7 +95,7 @@ def combine(folder: str | Path, cfg) -> dict:
     """Choose the point on the out-of-fold scores and write the run folder of the deployed
     model; returns its ``final`` metrics. The test split is scored, never used to choose."""
     folder = Path(folder)
-    folds = [RunFolder(folder / _fold_dir(r, k)) for r in range(cfg.repeats) for k in range(cfg.folds)]  # fmt: skip
+    folds = [RunFolder(folder / path) for _, _, path in _fold_runs(cfg)]
     results = [f.result() for f in folds]
     if any(r is None for r in results):
         missing = next(f.path for f, r in zip(folds, results, strict=True) if r is None)
@@ -170,8 +174,6 @@ def _out_of_fold(cfg, scores: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     if cfg.repeats == 1:
         return (np.concatenate([s["val"][0] for s in scores]),
                 np.concatenate([s["val"][1] for s in scores]))  # fmt: skip
-    from imbalance_lab.data.task import held_out_positions
-
     k, repetitions = cfg.folds, []
     for r, held in enumerate(held_out_positions(cfg)):
         order, part = np.concatenate(held), scores[r * k : (r + 1) * k]
@@ -196,7 +198,7 @@ def _mean_metrics(blocks: list[dict]) -> dict:
 
 def _cost(folder: Path, cfg, results: list[dict]) -> dict:
     """What the cross-fitting cost: trainings and their summed epoch time."""
-    logs = [RunFolder(folder / _fold_dir(r, k)).log() for r in range(cfg.repeats) for k in range(cfg.folds)]  # fmt: skip
+    logs = [RunFolder(folder / path).log() for _, _, path in _fold_runs(cfg)]
     if cfg.cv_model == "refit":
         logs.append(RunFolder(folder / REFIT).log())
     seconds = sum(float(np.sum(log.get("epoch_seconds", []))) for log in logs)

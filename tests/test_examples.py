@@ -1,10 +1,12 @@
 """The scripts in examples/ run on real runs and say what they measured."""
 
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from imbalance_lab.config import RunConfig
@@ -54,3 +56,97 @@ def test_score_left_out_names_a_folder_that_holds_no_finished_run(tmp_path):
     )  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.strip() == f"error: {tmp_path} holds no finished run (no result.json)"
+
+
+def _jpeg_second_pass():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import jpeg_second_pass
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    return jpeg_second_pass
+
+
+def test_jpeg_second_pass_adds_fresh_error_only_because_its_grid_is_shifted(shared_cifar):
+    from PIL import Image
+
+    jp = _jpeg_second_pass()
+    files = sorted((shared_cifar / "test" / "cat").glob("*.jpg"))[:50]
+    first = [np.asarray(Image.open(f).convert("RGB")) for f in files]  # one JPEG pass already
+    aligned = np.median([jp.psnr(a, jp.jpeg_pass(a)) for a in first])
+    shifted = np.median([jp.psnr(a, jp.jpeg_pass(a, jp.SHIFT)) for a in first])
+    # Re-encoding on the same grid at the same quality nearly (often exactly) reproduces the
+    # image; moving the grid quantises new coefficients, an error of the order of a first
+    # pass (~30 dB).
+    assert aligned > shifted + 5
+    assert 25 < shifted < 40
+
+
+def test_jpeg_second_pass_writes_a_whole_png_copy_and_refuses_an_existing_folder(tmp_path):
+    root = make_image_folder(
+        tmp_path / "src", {"train": {"cat": 3, "dog": 2}, "test": {"cat": 1, "dog": 1}}
+    )
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "jpeg_second_pass.py"), str(root), str(tmp_path / "copy"),
+         "--workers", "1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"first pass .* on 600 natural 32x32 patches: PSNR [\d.]+ dB", done.stdout)
+    assert re.search(r"this pass .* on 7 images .*: PSNR [\d.]+ dB", done.stdout)
+    written = sorted(p.relative_to(tmp_path / "copy") for p in (tmp_path / "copy").rglob("*.png"))
+    assert written == sorted(p.relative_to(root) for p in root.rglob("*.png"))
+    assert not (tmp_path / "copy.partial").exists()
+    again = subprocess.run(
+        [sys.executable, str(EXAMPLES / "jpeg_second_pass.py"), str(root), str(tmp_path / "copy")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert again.returncode == 2
+    assert again.stderr.strip() == f"error: {tmp_path / 'copy'} exists; give a new folder"
+
+
+def test_jpeg_second_pass_names_a_bad_shift(tmp_path):
+    root = make_image_folder(tmp_path / "src", {"train": {"cat": 1}, "test": {"cat": 1}})
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "jpeg_second_pass.py"), str(root), str(tmp_path / "copy"),
+         "--shift", "9,1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: --shift '9,1': give two integers 0-7, e.g. 3,5"
+    assert not (tmp_path / "copy").exists()
+
+
+@pytest.mark.slow
+def test_test_curve_trains_as_the_benchmark_and_scores_the_last_epochs(tmp_path):
+    classes = [f"c{i}" for i in range(10)]
+    root = make_image_folder(
+        tmp_path / "data", {"train": dict.fromkeys(classes, 100), "test": dict.fromkeys(classes, 3)}
+    )
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "test_curve.py"), "--data", str(root), "--epochs", "4",
+         "--from", "0.5", "--threads", "1", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    curve = json.loads((tmp_path / "run" / "test_curve.json").read_text())
+    assert sorted(curve) == ["2", "3", "4"]  # epochs 2-4: from half of the 4-epoch schedule
+    result = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert result["config"]["long_tail"] == 100 and result["config"]["model"] == "resnet32"
+    final = 100 * result["final"]["test"]["accuracy"]
+    line = re.search(
+        r"final ([\d.]+); curve: best test epoch (\d) at ([\d.]+), last epoch ([\d.]+)", done.stdout
+    )
+    assert line and abs(float(line.group(1)) - final) < 0.006
+    assert abs(float(line.group(3)) - max(curve.values())) < 0.006
+    assert abs(float(line.group(4)) - curve["4"]) < 0.006
+
+
+def test_test_curve_names_an_unknown_method(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "test_curve.py"), "--data", str(tmp_path), "--method",
+         "no-such", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and done.stderr.startswith("error: ") and "no-such" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -60,7 +60,7 @@ def _one(job: tuple[str, str, tuple[int, int]]) -> float:
     rgb = np.asarray(Image.open(src).convert("RGB"))
     out = jpeg_pass(rgb, shift)
     Image.fromarray(out).save(dst, format="PNG")
-    return float(np.mean((rgb.astype(np.float64) - out) ** 2))
+    return psnr(rgb, out)
 
 
 def natural_patches(per_photo: int = 200, seed: int = 0) -> list[np.ndarray]:
@@ -95,12 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args(argv)
-    try:
-        shift = tuple(int(v) for v in args.shift.split(","))
-        assert len(shift) == 2 and all(0 <= v < 8 for v in shift)
-    except (ValueError, AssertionError):
+    parts = args.shift.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) < 8 for p in parts):
         print(f"error: --shift {args.shift!r}: give two integers 0-7, e.g. 3,5", file=sys.stderr)
         return 2
+    shift = (int(parts[0]), int(parts[1]))
     if not (args.source / "train").is_dir() or not (args.source / "test").is_dir():
         print(f"error: {args.source} has no train/ and test/ folders", file=sys.stderr)
         return 2
@@ -123,9 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     args.dest.rename(tmp)  # written under a temporary name, renamed when whole
     jobs = [(src, str(tmp / Path(dst).relative_to(args.dest)), shift) for src, dst in jobs]
     with ProcessPoolExecutor(args.workers) as pool:
-        mses = np.fromiter(pool.map(_one, jobs, chunksize=256), dtype=np.float64)
+        per_image = np.fromiter(pool.map(_one, jobs, chunksize=256), dtype=np.float64)
     tmp.rename(args.dest)
-    per_image = 10 * np.log10(255.0**2 / mses)
     print(f"this pass (grid shifted by {shift}) on {len(jobs)} images of {args.source}: "
           f"PSNR {per_image.mean():.2f} dB (median {np.median(per_image):.2f})")  # fmt: skip
     print(f"wrote {args.dest}")

@@ -140,6 +140,20 @@ def test_test_curve_trains_as_the_benchmark_and_scores_the_last_epochs(tmp_path)
     assert line and abs(float(line.group(1)) - final) < 0.006
     assert abs(float(line.group(3)) - max(curve.values())) < 0.006
     assert abs(float(line.group(4)) - curve["4"]) < 0.006
+    # The curve scores the model being trained: its last point is the final figure, up to
+    # one of the 30 test images flipping between bf16 (curve) and fp32 (final) scoring.
+    assert abs(curve["4"] - final) <= 100 / 30 + 0.01
+    # ... and that model is the benchmark's: the same command trains to the same figure.
+    bench = subprocess.run(
+        [sys.executable, "-m", "imbalance_lab", "benchmark", "cifar10-lt", "--data", str(root),
+         "--methods", "baseline", "--epochs", "4", "--threads", "1", "--quiet",
+         "--out", str(tmp_path / "bench")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert bench.returncode == 0, bench.stderr
+    twin = json.loads((tmp_path / "bench/rho100-e4/baseline/seed-0/result.json").read_text())
+    assert twin["config"] == result["config"]
+    assert twin["final"]["test"]["accuracy"] == result["final"]["test"]["accuracy"]
 
 
 def test_test_curve_names_an_unknown_method(tmp_path):

@@ -13,6 +13,7 @@ import os
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
+from queue import Empty
 
 from tqdm.auto import tqdm
 
@@ -118,30 +119,72 @@ def _train_all(
     threads = max(1, (os.cpu_count() or 1) // workers)
     echo(f"{len(pending)} runs on {workers} worker processes, {threads} thread(s) each")
     context = multiprocessing.get_context("spawn")
+    epochs_done = context.Queue()  # (run name, epochs finished), from each worker's every epoch
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_init_worker, initargs=(threads,)
+        workers, mp_context=context, initializer=_init_worker, initargs=(threads, epochs_done)
     ) as pool:
         futures = {pool.submit(_train_one, run, out, force): run for run in pending}
-        bar = tqdm(
-            total=len(futures), desc="runs", unit="run", disable=not progress, dynamic_ncols=True
-        )
+        bars = _Bars(pending, progress)
         remaining = set(futures)
         try:
             while remaining:
-                done, remaining = wait(remaining, return_when=FIRST_COMPLETED)
+                done, remaining = wait(remaining, timeout=1.0, return_when=FIRST_COMPLETED)
+                bars.read(epochs_done)
                 for future in done:
                     future.result()  # re-raises a worker's error here
-                    bar.update()
-                    (bar.write if progress else echo)(f"finished {futures[future].name}")
+                    bars.finished(futures[future])
+                    (bars.write if progress else echo)(f"finished {futures[future].name}")
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         finally:
-            bar.close()
+            bars.close()
 
 
-def _init_worker(threads: int) -> None:
+class _Bars:
+    """Two bars over runs in worker processes: runs finished, and epochs finished in all of them.
+
+    A run that resumes from its checkpoint at epoch k reports k + 1 first: its bar jumps.
+    """
+
+    def __init__(self, runs: list[PlannedRun], progress: bool):
+        common = dict(disable=not progress, dynamic_ncols=True)
+        self.runs = tqdm(total=len(runs), desc="runs", unit="run", position=0, **common)
+        # An epoch takes seconds to hours: show every one.
+        self.epochs = tqdm(total=sum(r.config.epochs for r in runs), desc="epochs", unit="epoch",
+                           position=1, mininterval=0, miniters=1, **common)  # fmt: skip
+        self.at = {r.name: 0 for r in runs}
+        self.write = self.runs.write
+
+    def read(self, queue) -> None:
+        while True:
+            try:
+                name, epochs = queue.get_nowait()
+            except Empty:
+                return
+            self._advance(name, epochs)
+
+    def finished(self, run: PlannedRun) -> None:
+        self._advance(run.name, run.config.epochs)  # also a run with no epochs (the mock)
+        self.runs.update()
+
+    def _advance(self, name: str, epochs: int) -> None:
+        if epochs > self.at[name]:
+            self.epochs.update(epochs - self.at[name])
+            self.at[name] = epochs
+
+    def close(self) -> None:
+        self.epochs.close()
+        self.runs.close()
+
+
+_EPOCHS_DONE = None  # the parent's queue, in a worker process
+
+
+def _init_worker(threads: int, epochs_done) -> None:
+    global _EPOCHS_DONE
     os.environ["IMBALANCE_LAB_THREADS"] = str(threads)
+    _EPOCHS_DONE = epochs_done
 
 
 def _train_one(run: PlannedRun, out: Path, force: bool) -> str:
@@ -152,5 +195,6 @@ def _train_one(run: PlannedRun, out: Path, force: bool) -> str:
         progress=False,
         warn=lambda *_: None,
         force=force,
+        on_epoch=lambda epoch, _metrics: _EPOCHS_DONE.put((run.name, epoch + 1)),
     )
     return run.name
